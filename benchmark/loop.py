@@ -1,0 +1,211 @@
+"""One run: (task, method, seed) -> RunRecord, round by round.
+
+Round 0 trains the student on the labeled set alone. Each round r = 1..R builds a
+``PoolState``, asks the method for ``queries_per_round`` pool indices, pays the
+``TeacherOracle`` for their soft labels, retrains the student on labeled + queried, evaluates
+on test, and rewrites the run file atomically. A run file that exists is resumed: its
+queries are replayed into a fresh ledger and the last student is retrained
+deterministically, so an interrupted and restarted run equals an uninterrupted one.
+
+Randomness: the student's initialisation and minibatch order at round r come from
+(seed, task, r) only, so every method starts each round from the same student; the
+method's generator comes from (seed, task, method, params, r).
+"""
+from __future__ import annotations
+
+import platform
+import subprocess
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from benchmark import paths
+from benchmark.config import ConfigError, MethodEntry, TaskConfig, stable_hash
+from benchmark.data import load_data, make_splits
+from benchmark.models import build_model
+from benchmark.registry import METHODS
+from benchmark.results import SCHEMA_VERSION, RoundRecord, RunRecord, read_run, run_path, write_run
+from benchmark.seeding import derive_rng, derive_seed
+from benchmark.state import PoolState, PrivilegedView, StudentFeatures
+from benchmark.teacher import TeacherOracle, get_teacher
+from benchmark.train import accuracy, fit, make_train_set, new_model, nll, predict
+
+
+class RunConflictError(RuntimeError):
+    """A results file exists for this path but holds a different run."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What to run: ``suite`` names the results folder; ``method`` carries label and params."""
+
+    suite: str
+    task: TaskConfig
+    method: MethodEntry
+    seed: int
+
+
+def instantiate_method(entry: MethodEntry) -> Any:
+    cls = METHODS.get(entry.name)
+    unknown = sorted(set(entry.params) - set(cls.param_names()))
+    if unknown:
+        raise ConfigError(f"method {entry.name!r}: unknown parameter {unknown[0]!r}; "
+                          f"valid parameters: {cls.param_names() or 'none'}")
+    return cls(**entry.params)
+
+
+@lru_cache(maxsize=1)
+def _code_provenance() -> dict[str, Any]:
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", "-C", str(paths.REPO_ROOT), *args], capture_output=True, text=True, timeout=10)
+            return out.stdout.strip() if out.returncode == 0 else None
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    sha = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    versions = {}
+    for pkg in ("akd-bench", "torch", "numpy", "datasets", "transformers", "pandas", "scikit-learn", "scipy"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    return {"git_sha": sha, "git_dirty": bool(status) if status is not None else None, "packages": versions,
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(device)}"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = False,
+                on_round: Callable[[RunRecord], None] | None = None,
+                log: Callable[[str], None] = lambda s: None) -> RunRecord:
+    """Run (or resume, or skip if finished) one run and return its complete record."""
+    task, seed = spec.task, spec.seed
+    method = instantiate_method(spec.method)
+    data = load_data(task.data)
+    splits = make_splits(data, task.splits, seed)
+    n_pool, C = len(splits.pool), data.num_classes
+    q = task.queries_per_round
+    if task.rounds * q > n_pool:
+        raise ConfigError(f"task {task.name!r}: rounds x queries_per_round = {task.rounds} x {q} = "
+                          f"{task.rounds * q} exceeds the pool of {n_pool} points")
+    params = method.get_params()
+    run_id = stable_hash({"schema": SCHEMA_VERSION, "task": task.to_dict(), "method": spec.method.name,
+                          "method_version": method.version, "params": params, "seed": seed,
+                          "data": data.fingerprint}, length=20)
+    path = run_path(out, spec.suite, task.name, spec.method.label, seed)
+    record: RunRecord | None = None
+    if path.exists() and not fresh:
+        existing = read_run(path)  # a corrupt file raises here and is left untouched
+        if existing.run_id != run_id:
+            raise RunConflictError(
+                f"{path} holds a different run (run_id {existing.run_id}, this run {run_id}: the task, method "
+                f"parameters or data changed); rerun with --fresh to replace it or use another --out")
+        if existing.complete:
+            return existing
+        record = existing
+        log(f"resuming {path} after round {len(record.rounds) - 1}")
+
+    teacher = get_teacher(task, data, splits, seed, device, log=log)
+    x_pool, y_pool = splits.xy(data, "pool")
+    x_lab, y_lab = splits.xy(data, "labeled")
+    _, y_val = splits.xy(data, "validation")
+    x_test, y_test = splits.xy(data, "test")
+    val_err = teacher.validation_error(y_val)
+    teacher_pool_pred = teacher.pool_probs.argmax(axis=1)
+
+    if record is None:
+        record = RunRecord(
+            run_id=run_id, suite=spec.suite, task=task.name, task_version=task.version, method=spec.method.name,
+            method_label=spec.method.label, method_version=method.version, params=params, seed=seed,
+            privileged=bool(method.privileged), rounds_planned=task.rounds, queries_per_round=q,
+            data_fingerprint=data.fingerprint,
+            teacher={"model": task.teacher.model.name, "train_on": task.teacher.train_on,
+                     "validation_error": val_err, "test_accuracy": accuracy(teacher.test_probs, y_test),
+                     "pool_accuracy": float((teacher_pool_pred == y_pool).mean())},
+            provenance={**_code_provenance(), "device": _device_name(device), "task_config": task.to_dict(),
+                        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        "wall_seconds": 0.0},
+        )
+    session_start, wall_before = time.perf_counter(), float(record.provenance.get("wall_seconds", 0.0))
+
+    oracle = TeacherOracle(teacher.pool_probs, budget=task.rounds * q)
+    soft_parts: list[np.ndarray] = [np.zeros((0, C), np.float32)]
+    x_pool_t = torch.from_numpy(x_pool)
+
+    def build() -> torch.nn.Module:
+        return build_model(task.student, data.input_shape, C)
+
+    def train_round(r: int, prev: torch.nn.Module | None) -> torch.nn.Module:
+        queried = oracle.queried()
+        ts = make_train_set(x_lab, y_lab, x_pool[queried] if len(queried) else None,
+                            np.concatenate(soft_parts) if len(queried) else None, C, task.train, device)
+        if task.train.warm_start and prev is not None:
+            model = prev
+        else:
+            model = new_model(build, derive_seed(seed, task.name, "student-init", r))
+        return fit(model, ts, task.train, derive_seed(seed, task.name, "student-train", r), device)
+
+    # Resume: replay the paid queries of finished rounds and retrain the last student (every
+    # student of the chain when warm-starting); training is deterministic, so this is exact.
+    student = None
+    n_done = len(record.rounds)
+    for r in range(n_done):
+        if r > 0:
+            soft_parts.append(oracle.query(np.asarray(record.rounds[r].queried, dtype=np.int64)))
+        if task.train.warm_start or r == n_done - 1:
+            student = train_round(r, student)
+    sel_seed = stable_hash(params)
+    for r in range(len(record.rounds), task.rounds + 1):
+        select_s, t_acc_q, gain, diag = 0.0, None, None, {}
+        idx = np.zeros(0, dtype=np.int64)
+        if r > 0:
+            unlabeled = oracle.unqueried()
+            queried = oracle.queried()
+            x_train = np.concatenate([x_lab, x_pool[queried]]) if len(queried) else x_lab
+            state = PoolState(
+                round=r, budget_left=oracle.budget_left, num_classes=C, pool_size=n_pool,
+                labeled=np.arange(len(y_lab)), labeled_y=y_lab, unlabeled=unlabeled, queried=queried,
+                queried_soft_labels=np.concatenate(soft_parts), validation_teacher_error=val_err,
+                requires=frozenset(method.requires),
+                _features=StudentFeatures(student, x_pool_t, unlabeled, torch.from_numpy(x_train), device))
+            privileged = PrivilegedView(y_pool, teacher.pool_probs) if method.privileged else None
+            rng = derive_rng(seed, task.name, spec.method.name, sel_seed, "select", r)
+            t0 = time.perf_counter()
+            idx = method.select(state, q, rng, privileged=privileged)
+            select_s = time.perf_counter() - t0
+            diag = dict(getattr(method, "diagnostics_", {}))
+            soft_parts.append(oracle.query(idx))
+            t_acc_q = float((teacher_pool_pred[idx] == y_pool[idx]).mean())
+            p_sel, _ = predict(student, x_pool_t, device, index=idx)
+            p_sorted = np.sort(p_sel, axis=1)
+            gain = float((1.0 - (p_sorted[:, -1] - p_sorted[:, -2])).mean()) if C > 1 else 0.0
+        t0 = time.perf_counter()
+        student = train_round(r, student)
+        train_s = time.perf_counter() - t0
+        p_test, _ = predict(student, x_test, device)
+        record.rounds.append(RoundRecord(
+            round=r, n_labeled=len(y_lab), n_queries=oracle.n_queries, queried=[int(i) for i in idx],
+            test_accuracy=accuracy(p_test, y_test), test_nll=nll(p_test, y_test),
+            teacher_agreement=float((p_test.argmax(1) == teacher.test_probs.argmax(1)).mean()),
+            teacher_accuracy_on_queried=t_acc_q, mean_gain=gain, select_seconds=select_s,
+            train_seconds=train_s, method=diag))
+        record.provenance["wall_seconds"] = wall_before + time.perf_counter() - session_start
+        if r == task.rounds:
+            record.finish(record.provenance["wall_seconds"])
+        write_run(path, record)
+        if on_round is not None:
+            on_round(record)
+    return record

@@ -1,0 +1,90 @@
+"""A suite grid of tasks x methods x seeds, run locally with progress bars.
+
+Finished runs are skipped, interrupted runs resume, and ``fresh`` starts every run of the
+grid over (an existing file is first moved to ``<name>.jsonl.bak``, so nothing is lost).
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from tqdm.auto import tqdm
+
+from benchmark.config import ConfigError, MethodEntry, SuiteConfig, load_suite, load_task
+from benchmark.loop import RunSpec, execute_run
+from benchmark.registry import METHODS
+from benchmark.results import RunRecord, run_path
+from benchmark.train import resolve_device
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A resolved grid: the results folder name and every run in execution order."""
+
+    suite: str
+    runs: list[RunSpec]
+
+
+def all_methods(include_privileged: bool = False) -> list[MethodEntry]:
+    return [MethodEntry(n) for n, cls in METHODS.items() if include_privileged or not cls.privileged]
+
+
+def parse_methods(names: Sequence[str]) -> list[MethodEntry]:
+    entries = []
+    for n in names:
+        if n == "all":
+            entries.extend(all_methods())
+        else:
+            METHODS.get(n)  # unknown name -> did-you-mean error
+            entries.append(MethodEntry(n))
+    return entries
+
+
+def build_grid(suite: str | None = None, tasks: Sequence[str] | None = None, methods: Sequence[str] | None = None,
+               seeds: Sequence[int] | None = None, rounds: int | None = None) -> Grid:
+    """From a suite name (with optional overrides) or an ad-hoc grid of tasks, methods and seeds."""
+    if suite is not None:
+        cfg: SuiteConfig = load_suite(suite)
+        name = cfg.name
+        task_names = list(tasks) if tasks else cfg.tasks
+        entries = parse_methods(methods) if methods else (all_methods() if cfg.methods == "all" else cfg.methods)
+        for e in entries:
+            METHODS.get(e.name)
+        seed_list = list(seeds) if seeds else cfg.seeds
+        rounds = rounds if rounds is not None else cfg.rounds
+    else:
+        if not (tasks and methods and seeds is not None and len(seeds)):
+            raise ConfigError("run needs --suite NAME, or an ad-hoc grid given by --tasks, --methods and --seeds")
+        name, task_names, entries, seed_list = "adhoc", list(tasks), parse_methods(methods), list(seeds)
+    task_cfgs = [load_task(t).with_rounds(rounds) for t in task_names]
+    runs = [RunSpec(name, t, m, s) for t in task_cfgs for s in seed_list for m in entries]
+    return Grid(name, runs)
+
+
+def run_grid(grid: Grid, out: Path, device: str = "auto", fresh: bool = False, progress: bool = True) -> list[RunRecord]:
+    dev = resolve_device(device)
+    records = []
+    disable = not progress
+    outer = tqdm(grid.runs, desc=f"suite {grid.suite}", unit="run", disable=disable, file=sys.stderr)
+    for spec in outer:
+        outer.set_postfix_str(f"{spec.task.name} / {spec.method.label} / seed {spec.seed}")
+        if fresh:
+            p = run_path(out, spec.suite, spec.task.name, spec.method.label, spec.seed)
+            if p.exists():
+                p.replace(p.with_name(p.name + ".bak"))
+        inner = tqdm(total=spec.task.rounds + 1, desc="rounds", unit="round", leave=False, disable=disable,
+                     file=sys.stderr)
+
+        def on_round(rec: RunRecord, bar: tqdm = inner) -> None:
+            bar.n = len(rec.rounds)
+            bar.set_postfix_str(f"acc {rec.rounds[-1].test_accuracy:.3f}")
+            bar.refresh()
+
+        try:
+            records.append(execute_run(spec, out, dev, on_round=on_round, log=outer.write))
+        finally:
+            inner.close()
+    outer.close()
+    return records

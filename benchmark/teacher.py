@@ -1,0 +1,134 @@
+"""The teacher: trained once per (task, seed, teacher spec), its outputs cached on disk,
+and the ``TeacherOracle``, the query ledger that releases soft labels only when paid for.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from benchmark import paths
+from benchmark.config import TaskConfig, stable_hash
+from benchmark.data.base import LoadedData
+from benchmark.data.splits import Splits
+from benchmark.models import build_model
+from benchmark.seeding import derive_seed
+from benchmark.train import accuracy, fit, make_train_set, new_model, predict
+
+
+class OracleError(ValueError):
+    """A query the ledger refuses: a duplicate, an index not in the unqueried pool, or over budget."""
+
+
+def frozen_array(a: np.ndarray) -> np.ndarray:
+    """A read-only copy backed by immutable bytes, so ``setflags(write=True)`` cannot undo it."""
+    a = np.ascontiguousarray(a)
+    return np.frombuffer(a.tobytes(), dtype=a.dtype).reshape(a.shape)
+
+
+class TeacherOracle:
+    """Holds the teacher's soft labels on the pool; answers ``query(indices)`` only.
+
+    ``budget`` is the total number of queries allowed in the run. Every answered index is
+    counted; a refused query changes nothing.
+    """
+
+    def __init__(self, pool_probs: np.ndarray, budget: int) -> None:
+        if budget < 0:
+            raise OracleError(f"budget must be >= 0, got {budget}")
+        self.__probs = frozen_array(np.asarray(pool_probs, dtype=np.float32))
+        self.__queried = np.zeros(len(pool_probs), dtype=bool)
+        self.__order: list[np.ndarray] = []
+        self.__count = 0
+        self.budget = int(budget)
+
+    @property
+    def pool_size(self) -> int:
+        return len(self.__queried)
+
+    @property
+    def n_queries(self) -> int:
+        """Teacher queries answered so far."""
+        return self.__count
+
+    @property
+    def budget_left(self) -> int:
+        return self.budget - self.__count
+
+    def queried(self) -> np.ndarray:
+        """(n_queries,) pool indices in the order they were queried."""
+        return np.concatenate(self.__order) if self.__order else np.zeros(0, dtype=np.int64)
+
+    def unqueried(self) -> np.ndarray:
+        return np.flatnonzero(~self.__queried)
+
+    def query(self, indices: np.ndarray | list[int]) -> np.ndarray:
+        """Pay for and return the teacher's soft labels (b, C) on pool ``indices`` (b,)."""
+        idx = np.asarray(indices)
+        if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
+            raise OracleError(f"query indices must be a 1-D integer array, got dtype {idx.dtype} shape {idx.shape}")
+        idx = idx.astype(np.int64)
+        bad = idx[(idx < 0) | (idx >= self.pool_size)]
+        if bad.size:
+            raise OracleError(f"query index {int(bad[0])} is outside the pool [0, {self.pool_size})")
+        uniq, counts = np.unique(idx, return_counts=True)
+        if (counts > 1).any():
+            raise OracleError(f"duplicate query index {int(uniq[counts > 1][0])} in one query")
+        again = idx[self.__queried[idx]]
+        if again.size:
+            raise OracleError(f"query index {int(again[0])} was already queried; it is not in the unqueried pool")
+        if self.__count + len(idx) > self.budget:
+            raise OracleError(f"query of {len(idx)} points exceeds the budget: {self.__count} of "
+                              f"{self.budget} queries already used")
+        self.__queried[idx] = True
+        self.__order.append(idx.copy())
+        self.__count += len(idx)
+        return self.__probs[idx].copy()
+
+
+@dataclass(frozen=True)
+class TeacherOutputs:
+    """The teacher's probabilities (float32) on pool (n_pool, C), validation and test."""
+
+    pool_probs: np.ndarray
+    validation_probs: np.ndarray
+    test_probs: np.ndarray
+    key: str
+
+    def validation_error(self, y_val: np.ndarray) -> float:
+        return 1.0 - accuracy(self.validation_probs, y_val)
+
+
+def teacher_key(task: TaskConfig, data: LoadedData, splits: Splits, seed: int) -> str:
+    return stable_hash({"teacher": dataclasses.asdict(task.teacher), "data": data.fingerprint, "splits": splits.fingerprint(),
+                        "seed": seed, "format": 1})
+
+
+def get_teacher(task: TaskConfig, data: LoadedData, splits: Splits, seed: int, device: torch.device,
+                log: Callable[[str], None] = lambda s: None) -> TeacherOutputs:
+    """Load the cached teacher outputs, or train the teacher and cache them (atomically)."""
+    key = teacher_key(task, data, splits, seed)
+    path = paths.cache_dir("teachers") / f"{task.name}-{key}.npz"
+    if path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return TeacherOutputs(z["pool"], z["validation"], z["test"], key)
+        except Exception:  # a damaged cache entry is retrained, never trusted
+            pass
+    spec = task.teacher
+    split = "labeled" if spec.train_on == "labeled" else "teacher"
+    x, y = splits.xy(data, split)
+    log(f"training teacher {spec.model.name} on {len(y)} {split} examples")
+    model = new_model(lambda: build_model(spec.model, data.input_shape, data.num_classes),
+                      derive_seed(seed, task.name, "teacher-init"))
+    fit(model, make_train_set(x, y, None, None, data.num_classes, spec.train, device), spec.train,
+        derive_seed(seed, task.name, "teacher-train"), device)
+    outs = {name: predict(model, splits.xy(data, name)[0], device)[0] for name in ("pool", "validation", "test")}
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, **outs)
+    tmp.replace(path)
+    return TeacherOutputs(outs["pool"], outs["validation"], outs["test"], key)

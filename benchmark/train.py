@@ -1,0 +1,175 @@
+"""Student and teacher training with the distillation loss, and batched evaluation.
+
+Loss over the labeled set L (hard labels y) and the queried set Q (teacher soft labels p_T),
+with weight w = ``distill_weight`` and temperature tau (Hinton, Vinyals & Dean, 2015)::
+
+    loss = (1 - w) * mean_{i in L} CE(y_i, softmax(z_i))
+         + w * tau^2 * mean_{i in Q} CE(softmax(log p_T,i / tau), softmax(z_i / tau))
+
+When Q is empty the first term has weight 1. Each sample's weight is folded into one
+vector, so a minibatch is one fused, vectorized soft cross-entropy with no per-sample
+Python work; full-batch training (``batch_size: 0``) computes the loss exactly.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from benchmark.config import ConfigError, TrainRecipe
+from benchmark.models.base import Classifier
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` -> cuda when available, else cpu. An unavailable device is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
+        raise ConfigError(f"unknown device {name!r}; valid choices: auto, cpu, cuda, cuda:N")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} requested but CUDA is not available; use --device cpu or auto")
+    return torch.device(name)
+
+
+@dataclass
+class TrainSet:
+    """x: (N, ...) inputs; targets: (N, C) target distributions; inv_temp: (N,) 1/tau per
+    sample; weight: (N,) per-sample loss weights that sum to the objective's total weight."""
+
+    x: torch.Tensor
+    targets: torch.Tensor
+    inv_temp: torch.Tensor
+    weight: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+def tempered(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(log p / tau): the teacher's distribution at temperature tau. probs: (n, C)."""
+    logp = np.log(np.clip(probs, 1e-12, None)) / temperature
+    logp -= logp.max(axis=1, keepdims=True)
+    e = np.exp(logp)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def make_train_set(x_labeled: np.ndarray, y_labeled: np.ndarray, x_queried: np.ndarray | None,
+                   soft_queried: np.ndarray | None, num_classes: int, recipe: TrainRecipe,
+                   device: torch.device) -> TrainSet:
+    """Stack labeled (hard) and queried (soft) examples with their loss weights."""
+    n_l = len(x_labeled)
+    n_q = 0 if x_queried is None else len(x_queried)
+    w = recipe.distill_weight if n_q else 0.0
+    tau = recipe.temperature
+    onehot = np.eye(num_classes, dtype=np.float32)[y_labeled]
+    xs, ts = [x_labeled], [onehot]
+    weight = [np.full(n_l, (1.0 - w) / max(n_l, 1), dtype=np.float32)]
+    inv_temp = [np.ones(n_l, dtype=np.float32)]
+    if n_q:
+        xs.append(x_queried)
+        ts.append(tempered(soft_queried, tau))
+        weight.append(np.full(n_q, w * tau * tau / n_q, dtype=np.float32))
+        inv_temp.append(np.full(n_q, 1.0 / tau, dtype=np.float32))
+
+    def t(parts: list[np.ndarray]) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(np.concatenate(parts))).to(device)
+
+    return TrainSet(x=t(xs), targets=t(ts), inv_temp=t(inv_temp), weight=t(weight))
+
+
+def _optimizer(model: torch.nn.Module, recipe: TrainRecipe) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum,
+                               weight_decay=recipe.weight_decay, nesterov=recipe.momentum > 0)
+    if recipe.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+
+
+def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def fit(model: Classifier, data: TrainSet, recipe: TrainRecipe, seed: int, device: torch.device) -> Classifier:
+    """Train ``model`` in place on ``data``; deterministic on CPU for a given seed."""
+    model.to(device).train()
+    n = len(data)
+    bs = n if recipe.batch_size <= 0 else min(recipe.batch_size, n)
+    steps_per_epoch = math.ceil(n / bs)
+    total = recipe.epochs * steps_per_epoch
+    opt = _optimizer(model, recipe)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, total) if recipe.schedule == "cosine" else None
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    with _fork_rng(device, seed):
+        for _ in range(recipe.epochs):
+            order = torch.randperm(n, generator=gen).to(device) if bs < n else None
+            for s in range(steps_per_epoch):
+                if order is None:
+                    x, t, it, w = data.x, data.targets, data.inv_temp, data.weight
+                else:
+                    idx = order[s * bs:(s + 1) * bs]
+                    x, t, it, w = data.x[idx], data.targets[idx], data.inv_temp[idx], data.weight[idx]
+                with _autocast(device):
+                    logits = model(x)
+                per_sample = F.cross_entropy(logits.float() * it[:, None], t, reduction="none")
+                loss = (per_sample * w).sum() * (n / len(x))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if sched is not None:
+                    sched.step()
+    model.eval()
+    return model
+
+
+@contextlib.contextmanager
+def _fork_rng(device: torch.device, seed: int):
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def new_model(build, seed: int) -> Classifier:
+    """Build a model with weights initialised from ``seed`` without touching global RNG state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
+@torch.no_grad()
+def predict(model: Classifier, x: np.ndarray | torch.Tensor, device: torch.device, batch_size: int = 8192,
+            embeddings: bool = False, index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """One batched no-grad pass over ``x`` (or ``x[index]``, gathered batch by batch).
+    Returns probs (N, C) float32 and, if asked, embeddings (N, d) float32."""
+    model.eval().to(device)
+    probs, embs = [], []
+    n = len(x) if index is None else len(index)
+    for s in range(0, n, batch_size):
+        xb = x[s:s + batch_size] if index is None else x[index[s:s + batch_size]]
+        xb = torch.as_tensor(xb).to(device, non_blocking=True)
+        with _autocast(device):
+            h = model.embed(xb)
+            logits = model.head(h)
+        probs.append(torch.softmax(logits.float(), dim=1).cpu())
+        if embeddings:
+            embs.append(h.float().cpu())
+    num_classes = model.head.out_features if hasattr(model.head, "out_features") else None
+    p = torch.cat(probs).numpy() if probs else np.zeros((0, num_classes or 0), np.float32)
+    e = (torch.cat(embs).numpy() if embs else None) if embeddings else None
+    return p, e
+
+
+def accuracy(probs: np.ndarray, y: np.ndarray) -> float:
+    return float((probs.argmax(axis=1) == y).mean()) if len(y) else float("nan")
+
+
+def nll(probs: np.ndarray, y: np.ndarray) -> float:
+    return float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None)).mean()) if len(y) else float("nan")

@@ -1,0 +1,101 @@
+"""The ``AcquisitionMethod`` interface every method implements.
+
+A method's constructor only stores its hyper-parameters (scikit-learn style). ``select``
+validates the budget, calls the method's ``select_positions`` (or, for score-based methods,
+``score`` plus the shared seeded top-k), checks the answer, and maps positions in
+``state.unlabeled`` to pool indices. Diagnostics a method records with ``self.log(...)``
+land in the RoundRecord's ``method`` section.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any, ClassVar
+
+import numpy as np
+
+from benchmark.state import PoolState
+from methods.topk import top_k
+
+
+class BudgetError(ValueError):
+    """A budget that is not a positive integer or exceeds the unqueried pool."""
+
+
+class MethodError(RuntimeError):
+    """A method returned an invalid selection (wrong count, duplicates, out of range)."""
+
+
+def check_budget(budget: Any, n_unlabeled: int) -> int:
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget <= 0:
+        raise BudgetError(f"budget must be a positive integer, got {budget!r}")
+    if budget > n_unlabeled:
+        raise BudgetError(f"budget {budget} exceeds the {n_unlabeled} unqueried pool points")
+    return int(budget)
+
+
+class AcquisitionMethod:
+    """Base class. Subclasses set ``requires`` (PoolState lazy fields they read) and implement
+    ``select_positions(state, budget, rng) -> (budget,) positions into state.unlabeled``."""
+
+    name: ClassVar[str] = ""
+    version: ClassVar[int] = 1
+    requires: ClassVar[frozenset[str]] = frozenset()
+    privileged: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        pass
+
+    @classmethod
+    def param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p for p in sig.parameters if p != "self"]
+
+    def get_params(self) -> dict[str, Any]:
+        return {p: getattr(self, p) for p in self.param_names()}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def log(self, **diagnostics: Any) -> None:
+        """Record per-round diagnostics (JSON-serialisable values)."""
+        self.diagnostics_.update(diagnostics)
+
+    def select(self, state: PoolState, budget: int, rng: np.random.Generator, privileged: Any = None) -> np.ndarray:
+        """(budget,) distinct pool indices from ``state.unlabeled``. ``privileged`` carries hidden
+        information and is passed only to methods with ``privileged = True``."""
+        budget = check_budget(budget, state.n_unlabeled)
+        self.diagnostics_: dict[str, Any] = {}
+        if self.privileged:
+            pos = self.select_positions(state, budget, rng, privileged)
+        else:
+            pos = self.select_positions(state, budget, rng)
+        pos = np.asarray(pos)
+        n = state.n_unlabeled
+        if pos.shape != (budget,) or (pos.size and not np.issubdtype(pos.dtype, np.integer)):
+            raise MethodError(f"method {self.name!r} returned shape {pos.shape} dtype {pos.dtype}; "
+                              f"expected ({budget},) integers")
+        if pos.size and (pos.min() < 0 or pos.max() >= n):
+            raise MethodError(f"method {self.name!r} returned a position outside [0, {n})")
+        if len(np.unique(pos)) != budget:
+            raise MethodError(f"method {self.name!r} returned duplicate positions")
+        return state.unlabeled[pos].astype(np.int64)
+
+    def select_positions(self, state: PoolState, budget: int, rng: np.random.Generator, *args: Any) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} must implement select_positions or score")
+
+
+class ScoreMethod(AcquisitionMethod):
+    """A method defined by a per-point informativeness ``score(state) -> (n,)``; higher is
+    better. Selection is the shared seeded top-k with random tie-breaking."""
+
+    def score(self, state: PoolState) -> np.ndarray:
+        raise NotImplementedError
+
+    def select_positions(self, state: PoolState, budget: int, rng: np.random.Generator, *args: Any) -> np.ndarray:
+        s = np.asarray(self.score(state), dtype=np.float64)
+        if s.shape != (state.n_unlabeled,):
+            raise MethodError(f"method {self.name!r} scored shape {s.shape}; expected ({state.n_unlabeled},)")
+        if np.isnan(s).any():
+            raise MethodError(f"method {self.name!r} produced NaN scores")
+        return top_k(s, budget, rng)

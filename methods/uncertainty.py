@@ -1,0 +1,67 @@
+"""Uncertainty sampling on the student's probabilities p (n, C) over the unqueried pool.
+
+- ``margin`` (Scheffer et al., 2001): the b smallest p_(1) - p_(2).
+- ``entropy`` (Shannon; Settles, 2009): the b largest -sum_c p_c log p_c.
+- ``least_confidence`` (Lewis & Gale, 1994): the b smallest max_c p_c.
+
+All three share the seeded top-k with random tie-breaking. ``margin_gain`` etc. are also
+the gain functions RAD can use.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from benchmark.registry import register_method
+from benchmark.state import PoolState
+from methods.base import ScoreMethod
+
+
+def top2(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The largest and second-largest probability per row; probs (n, C) -> (n,), (n,)."""
+    if probs.shape[1] < 2:
+        return probs[:, 0], np.zeros(len(probs), probs.dtype)
+    part = np.partition(probs, probs.shape[1] - 2, axis=1)
+    return part[:, -1], part[:, -2]
+
+
+def margin_gain(probs: np.ndarray) -> np.ndarray:
+    """1 - (p_(1) - p_(2)) in [0, 1]; (n, C) -> (n,)."""
+    p1, p2 = top2(probs)
+    return (1.0 - (p1.astype(np.float64) - p2)).clip(0.0, 1.0)
+
+
+def entropy_gain(probs: np.ndarray) -> np.ndarray:
+    """-sum_c p_c log p_c; (n, C) -> (n,)."""
+    p = probs.astype(np.float64)
+    return -(p * np.log(np.clip(p, 1e-12, None))).sum(axis=1)
+
+
+def least_confidence_gain(probs: np.ndarray) -> np.ndarray:
+    """1 - max_c p_c; (n, C) -> (n,)."""
+    return 1.0 - probs.max(axis=1).astype(np.float64)
+
+
+GAINS = {"margin": margin_gain, "entropy": entropy_gain, "least_confidence": least_confidence_gain}
+
+
+class _ProbabilityScore(ScoreMethod):
+    requires = frozenset({"student_probs"})
+    gain_name = ""
+
+    def score(self, state: PoolState) -> np.ndarray:
+        return GAINS[self.gain_name](state.student_probs)
+
+
+@register_method("margin")
+class MarginSampling(_ProbabilityScore):
+    gain_name = "margin"
+
+
+@register_method("entropy")
+class EntropySampling(_ProbabilityScore):
+    gain_name = "entropy"
+
+
+@register_method("least_confidence")
+class LeastConfidence(_ProbabilityScore):
+    gain_name = "least_confidence"

@@ -1,0 +1,90 @@
+"""The contract every registered acquisition method must meet (one template, every method)."""
+import numpy as np
+import pytest
+
+from benchmark.registry import METHODS
+from benchmark.state import PrivilegedView
+from methods.base import BudgetError
+
+
+def _privileged(method, hidden):
+    return PrivilegedView(hidden["pool_labels"], hidden["teacher_probs"]) if method.privileged else None
+
+
+def _select(method, state, hidden, budget, seed=0):
+    return method.select(state, budget, np.random.default_rng(seed), privileged=_privileged(method, hidden))
+
+
+ALL = METHODS.names()
+
+
+def test_every_builtin_method_is_covered():
+    assert {"random", "margin", "entropy", "least_confidence"} <= set(ALL)
+
+
+@pytest.fixture(params=ALL)
+def method(request):
+    cls = METHODS.get(request.param)
+    return cls()
+
+
+def test_constructor_only_stores_parameters(method):
+    params = method.get_params()
+    clone = type(method)(**params)
+    assert clone.get_params() == params
+    assert not hasattr(method, "diagnostics_")
+
+
+@pytest.mark.parametrize("budget", [1, 7])
+def test_exact_distinct_budget_from_unlabeled(method, state_factory, budget):
+    state, hidden = state_factory(requires=method.requires)
+    idx = _select(method, state, hidden, budget)
+    assert idx.dtype == np.int64 and idx.shape == (budget,)
+    assert len(np.unique(idx)) == budget
+    assert np.isin(idx, state.unlabeled).all()
+    assert not np.isin(idx, state.queried).any()
+
+
+def test_deterministic_per_seed(method, state_factory):
+    a_state, hidden = state_factory(requires=method.requires)
+    b_state, _ = state_factory(requires=method.requires)
+    a = _select(method, a_state, hidden, 9, seed=3)
+    b = _select(type(method)(**method.get_params()), b_state, hidden, 9, seed=3)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_does_not_mutate_state(method, state_factory):
+    state, hidden = state_factory(requires=method.requires)
+    before = {k: np.array(getattr(state, k), copy=True)
+              for k in ("labeled", "labeled_y", "unlabeled", "queried", "queried_soft_labels", *method.requires)}
+    scalars = (state.round, state.budget_left, state.num_classes, state.validation_teacher_error)
+    _select(method, state, hidden, 5)
+    for k, v in before.items():
+        np.testing.assert_array_equal(getattr(state, k), v)
+    assert scalars == (state.round, state.budget_left, state.num_classes, state.validation_teacher_error)
+
+
+def test_budget_equal_to_pool(method, state_factory):
+    state, hidden = state_factory(requires=method.requires)
+    idx = _select(method, state, hidden, state.n_unlabeled)
+    assert sorted(idx.tolist()) == sorted(state.unlabeled.tolist())
+
+
+@pytest.mark.parametrize("bad", [0, -1])
+def test_non_positive_budget_raises(method, state_factory, bad):
+    state, hidden = state_factory(requires=method.requires)
+    with pytest.raises(BudgetError, match=f"budget must be a positive integer, got {bad}"):
+        _select(method, state, hidden, bad)
+
+
+def test_budget_over_pool_raises(method, state_factory):
+    state, hidden = state_factory(requires=method.requires)
+    n = state.n_unlabeled
+    with pytest.raises(BudgetError, match=f"budget {n + 1} exceeds the {n} unqueried pool points"):
+        _select(method, state, hidden, n + 1)
+
+
+def test_only_declared_fields_are_read(method, state_factory):
+    """A method that reads a lazy field it did not declare fails here (StateAccessError)."""
+    state, hidden = state_factory(requires=method.requires)
+    _select(method, state, hidden, 3)
