@@ -58,7 +58,9 @@ def instantiate_method(entry: MethodEntry) -> Any:
     if unknown:
         raise ConfigError(f"method {entry.name!r}: unknown parameter {unknown[0]!r}; "
                           f"valid parameters: {cls.param_names() or 'none'}")
-    return cls(**entry.params)
+    method = cls(**entry.params)
+    method.validate_params()
+    return method
 
 
 @lru_cache(maxsize=1)

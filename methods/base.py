@@ -57,6 +57,9 @@ class AcquisitionMethod:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
+    def validate_params(self) -> None:
+        """Raise ``ConfigError`` on an invalid hyper-parameter; called before a run starts."""
+
     def log(self, **diagnostics: Any) -> None:
         """Record per-round diagnostics (JSON-serialisable values)."""
         self.diagnostics_.update(diagnostics)
