@@ -127,7 +127,7 @@ def _cmd_list(what: str) -> int:
         from benchmark.registry import METHODS
 
         for name, cls in METHODS.items():
-            doc = (sys.modules[cls.__module__].__doc__ or cls.__doc__ or "").strip().splitlines()
+            doc = (cls.__doc__ or sys.modules[cls.__module__].__doc__ or "").strip().splitlines()
             flags = " [privileged]" if cls.privileged else ""
             req = ",".join(sorted(cls.requires)) or "-"
             print(f"{name:<24} v{cls.version}  requires: {req:<32}{flags} {doc[0] if doc else ''}")

@@ -10,5 +10,7 @@ from methods.base import AcquisitionMethod
 
 @register_method("random")
 class RandomSampling(AcquisitionMethod):
+    """b pool points uniformly at random without replacement."""
+
     def select_positions(self, state: PoolState, budget: int, rng: np.random.Generator, *args) -> np.ndarray:
         return rng.choice(state.n_unlabeled, size=budget, replace=False).astype(np.int64)

@@ -54,14 +54,20 @@ class _ProbabilityScore(ScoreMethod):
 
 @register_method("margin")
 class MarginSampling(_ProbabilityScore):
+    """The b smallest student margins p_(1) - p_(2)."""
+
     gain_name = "margin"
 
 
 @register_method("entropy")
 class EntropySampling(_ProbabilityScore):
+    """The b largest student entropies."""
+
     gain_name = "entropy"
 
 
 @register_method("least_confidence")
 class LeastConfidence(_ProbabilityScore):
+    """The b smallest student top-class probabilities."""
+
     gain_name = "least_confidence"
