@@ -132,7 +132,7 @@ def _provenance(lb: Leaderboard) -> str:
         parts.append(f"<li>incomplete runs left out: {escape(', '.join(lb.skipped))}</li>")
     parts.append("</ul><h3>Package versions</h3>")
     parts.append(_table(["package", "version (runs)"], [[k, "; ".join(f"{v} ({n})" for v, n in vs)]
-                                                        for k, vs in p["packages"].items()]))
+                                                        for k, vs in p["packages"].items()], left=2))
     parts.append("<h3>Methods</h3>")
     parts.append(_table(["label", "method", "version", "parameters"],
                         [[lbl, name, str(v), json.dumps(prm, sort_keys=True)] for lbl, name, v, prm in p["methods"]],

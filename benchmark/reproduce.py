@@ -19,6 +19,7 @@ from typing import Iterator
 from benchmark import paths
 from benchmark.compare import CompareError, compare_records, format_comparison, load_folder
 from benchmark.config import load_suite
+from benchmark.results import ResultsError
 from benchmark.runner import build_grid, run_grid
 
 
@@ -97,8 +98,11 @@ def reproduce(suite: str, out: Path | None = None, reference: Path | None = None
         results = load_folder(new, "results", grid.suite)
         if update:
             if ref.is_dir():
-                comp = compare_records(results, load_folder(ref, "reference"), level, floor, exact)
-                print(format_comparison(comp, str(new), f"{ref} (being replaced)"))
+                try:
+                    comp = compare_records(results, load_folder(ref, "reference"), level, floor, exact)
+                    print(format_comparison(comp, str(new), f"{ref} (being replaced)"))
+                except (CompareError, ResultsError) as e:
+                    print(f"note: the old reference is not comparable and is replaced: {e}")
             _replace_tree(new, ref)
             print(f"reproduce: wrote {len(results)} reference run files for suite {grid.suite!r} to {ref}; "
                   f"commit them")

@@ -104,7 +104,9 @@ class Chromium:
         self.send("Page.enable")
         self.send("Page.navigate", {"url": url})
         deadline = time.monotonic() + self.timeout
-        while self.evaluate("document.readyState") != "complete":
+        # wait for the new document itself (not the about:blank it replaces) to finish loading
+        probe = f"document.URL === {json.dumps(url)} && document.readyState === 'complete'"
+        while self.evaluate(probe) is not True:
             if time.monotonic() > deadline:
                 raise CDPError(f"{url} did not finish loading")
             time.sleep(0.05)
