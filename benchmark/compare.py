@@ -178,6 +178,9 @@ def compare_records(results: list[RunRecord], reference: list[RunRecord], level:
     if floor < 0.0:
         raise CompareError(f"--floor must be >= 0, got {floor}")
     comp = Comparison(groups=[], level=level, floor=floor, exact=exact)
+    suites = (sorted({r.suite for r in results}), sorted({r.suite for r in reference}))
+    if suites[0] != suites[1]:
+        comp.notes.append(f"results of suite {', '.join(suites[0])} against a reference of suite {', '.join(suites[1])}")
     partial = sorted(f"{r.task}/{r.method_label}/seed{r.seed}" for r in results if not r.complete)
     if partial:
         comp.notes.append(f"incomplete result runs left out: {', '.join(partial)}")

@@ -13,7 +13,8 @@ from html import escape
 from typing import Any, Sequence
 
 from benchmark.leaderboard import Leaderboard, provenance_summary
-from benchmark.tables import MAIN_HEADER, fmt, main_rows, rank_header, rank_rows, task_caption, wide_curve, win_matrix
+from benchmark.tables import (MAIN_HEADER, fmt, main_rows, rank_header, rank_rows, ranking_caption, task_caption,
+                              wide_curve, win_matrix)
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:1.5rem auto;
@@ -173,11 +174,12 @@ def render_html(lb: Leaderboard, figures: dict[str, bytes]) -> str:
         _main_table(lb),
         "<h2>Average rank across tasks</h2>",
         '<p class="caption">Rank by mean AUC per task (1 = best; ties share the average rank), averaged over the '
-        'tasks each method ran.</p>',
+        f'tasks each method ran. {escape(ranking_caption(lb))}.</p>',
         _table(rank_header(lb), rank_rows(lb), attrs=' id="ranks"'),
         "<h2>Pairwise win rate</h2>",
         '<p class="caption">Share of (task, seed) pairs where the row method\'s AUC beats the column method\'s '
-        '(ties count half); * marks p &lt; 0.05 in a two-sided paired t-test on the AUC differences.</p>',
+        '(ties count half); * marks p &lt; 0.05 in a two-sided paired t-test on the AUC differences. '
+        f'{escape(ranking_caption(lb))}.</p>',
         _table(head, rows, attrs=' id="win-rates"'),
         "<h2>Plots</h2>",
         _figure("accuracy_curves", figures["accuracy_curves.png"], "Test accuracy vs teacher queries, mean with CI bands"),

@@ -191,6 +191,7 @@ def win_rate_table(runs: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
     (task, seed), win rate of a over b, mean difference, paired t-test p-value."""
     auc = {m: {(t, int(s)): float(v) for t, s, v in zip(g["task"], g["seed"], g["auc"])}
            for m, g in runs.groupby("method", sort=True)}
+    versions = {m: int(v) for m, v in zip(runs["method"], runs["method_version"])}
     rows = []
     for a in methods:
         for b in methods:
@@ -198,11 +199,12 @@ def win_rate_table(runs: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
                 continue
             _, d = paired_differences(auc[a], auc[b])
             w = win_rate(d)
-            rows.append({"method_a": a, "method_b": b, "n_pairs": w.n, "wins": w.wins, "ties": w.ties,
+            rows.append({"method_a": a, "method_a_version": versions[a], "method_b": b,
+                         "method_b_version": versions[b], "n_pairs": w.n, "wins": w.wins, "ties": w.ties,
                          "losses": w.losses, "win_rate": w.rate, "mean_auc_diff": w.mean_diff,
                          "p_value": w.p_value, "significant": bool(w.p_value < SIGNIFICANCE)})
-    cols = ["method_a", "method_b", "n_pairs", "wins", "ties", "losses", "win_rate", "mean_auc_diff", "p_value",
-            "significant"]
+    cols = ["method_a", "method_a_version", "method_b", "method_b_version", "n_pairs", "wins", "ties", "losses",
+            "win_rate", "mean_auc_diff", "p_value", "significant"]
     return pd.DataFrame(rows, columns=cols)
 
 

@@ -51,7 +51,8 @@ def markdown(header: Sequence[str], rows: Sequence[Sequence[str]], align: str | 
 
 
 _TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "±": r"$\pm$", "—": "--"}
+        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "±": r"$\pm$", "—": "--", "–": "--",
+        "<": r"\textless{}", ">": r"\textgreater{}"}
 
 
 def tex_escape(s: str) -> str:
@@ -59,15 +60,16 @@ def tex_escape(s: str) -> str:
 
 
 def latex(header: Sequence[str], rows: Sequence[Sequence[str]], caption: str, label: str,
-          align: str | None = None) -> str:
-    """A booktabs ``table`` environment (needs ``\\usepackage{booktabs}``)."""
+          align: str | None = None, fit: bool = False) -> str:
+    """A booktabs ``table`` environment; ``fit`` scales it to the line width (graphicx)."""
     align = align or "r" * len(header)
     body = [" & ".join(tex_escape(c) for c in header) + r" \\", r"\midrule"]
     body += [" & ".join(tex_escape(c) for c in row) + r" \\" for row in rows]
+    tabular = [rf"\begin{{tabular}}{{{align}}}", r"\toprule", *body, r"\bottomrule", r"\end{tabular}"]
+    if fit:
+        tabular = [r"\resizebox{\linewidth}{!}{%", *tabular, "}"]
     return "\n".join([r"\begin{table}[ht]", r"\centering", r"\small",
-                      rf"\caption{{{tex_escape(caption)}}}", rf"\label{{{label}}}",
-                      rf"\begin{{tabular}}{{{align}}}", r"\toprule", *body, r"\bottomrule", r"\end{tabular}",
-                      r"\end{table}"])
+                      rf"\caption{{{tex_escape(caption)}}}", rf"\label{{{label}}}", *tabular, r"\end{table}"])
 
 
 # ----------------------------------------------------------------------------- leaderboard tables
@@ -144,3 +146,13 @@ def task_caption(lb: Leaderboard, task: str) -> str:
     lo, hi = int(s["n_seeds"].min()), int(s["n_seeds"].max())
     seeds = f"{lo}" if lo == hi else f"{lo}–{hi}"
     return f"task {task} v{tv}; {seeds} seeds; mean ± {lb.level:.0%} CI; methods: {methods}"
+
+
+def ranking_caption(lb: Leaderboard) -> str:
+    """Versions and seed counts behind the rank and win-rate tables (ranked methods only)."""
+    s = lb.summary[~lb.summary["privileged"]]
+    tasks = ", ".join(f"{t} v{v}" for t, v in sorted(set(zip(s["task"], s["task_version"]))))
+    methods = ", ".join(f"{m} v{v}" for m, v in sorted(set(zip(s["method"], s["method_version"]))))
+    lo, hi = (int(s["n_seeds"].min()), int(s["n_seeds"].max())) if len(s) else (0, 0)
+    seeds = f"{lo}" if lo == hi else f"{lo}–{hi}"
+    return f"tasks: {tasks or 'none'}; methods: {methods or 'none'}; {seeds} seeds per (task, method)"

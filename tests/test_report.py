@@ -64,6 +64,7 @@ def test_write_report_outputs(tmp_path, capsys):
     assert "| task | task v | method | method v | seeds | rank |" in md
     assert "| digits | 1 | oracle_correct_margin | 1 | 2 | privileged |" in md
     assert "| method | method v | rank on digits | rank on fashion | average rank | tasks | seeds |" in md
+    assert md.count("tasks: digits v1, fashion v1; methods: margin v1, random v1; 3 seeds per (task, method)") == 2
     tex = (tmp_path / "leaderboard.tex").read_text()
     assert tex.count(r"\begin{tabular}") == 5 and r"oracle\_correct\_margin" in tex and "task v" in tex
     out = capsys.readouterr().out
