@@ -1,4 +1,4 @@
-"""Command line: ``python run_benchmark.py [run|list|report|perf] ...``.
+"""Command line: ``python run_benchmark.py [run|list|report|compare|reproduce|perf] ...``.
 
 With no arguments it runs the ``quick`` suite and reports it.
 """
@@ -15,7 +15,10 @@ EPILOG = """examples:
   python run_benchmark.py                                 # quick suite on digits, then the report
   python run_benchmark.py run --suite quick --seeds 0     # one seed of the quick suite
   python run_benchmark.py run --tasks digits --methods margin,random --seeds 0,1 --rounds 3
-  python run_benchmark.py report --out results/runs       # tables and plots from stored records
+  python run_benchmark.py report                          # leaderboard of results/runs -> results/leaderboard/
+  python run_benchmark.py compare results/runs/ci results/reference/ci   # exit 1 on a regression
+  python run_benchmark.py reproduce --suite ci            # rerun the ci suite, compare with its reference
+  python run_benchmark.py reproduce --suite ci --update-reference        # regenerate that reference
   python run_benchmark.py list methods
 """
 
@@ -50,8 +53,9 @@ def _positive_int(s: str) -> int:
 
 def _add_out(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=paths.DEFAULT_OUT,
-                   help="results root: runs are stored as OUT/<suite>/<task>/<method>/seed<k>.jsonl and the "
-                        "report is written to OUT/report/<suite>/ (default: %(default)s)")
+                   help="results root: runs are stored as OUT/<suite>/<task>/<method>/seed<k>.jsonl; the "
+                        "leaderboard goes to results/leaderboard/<suite>/ for the default root and to "
+                        "OUT/leaderboard/<suite>/ otherwise (default: %(default)s)")
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
@@ -68,6 +72,38 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
+def _level(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        v = -1.0
+    if not 0.0 < v < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a confidence level in (0, 1), e.g. 0.99, got {s!r}")
+    return v
+
+
+def _floor(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        v = -1.0
+    if not v >= 0.0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, e.g. 0.005, got {s!r}")
+    return v
+
+
+def _add_compare_args(p: argparse.ArgumentParser) -> None:
+    from benchmark.compare import DEFAULT_FLOOR, DEFAULT_LEVEL
+
+    p.add_argument("--exact", action="store_true",
+                   help="also require the same selected pool indices and test accuracy in every round of every "
+                        "seed (deterministic CPU suites on the same kind of machine)")
+    p.add_argument("--level", type=_level, default=DEFAULT_LEVEL,
+                   help="confidence level of the Welch t-interval that sets the tolerance (default: %(default)s)")
+    p.add_argument("--floor", type=_floor, default=DEFAULT_FLOOR,
+                   help="smallest tolerance, for runs with no spread across seeds (default: %(default)s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run_benchmark.py",
@@ -75,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "Each run trains a student on a small labeled set plus the teacher's soft labels on the "
                     "pool points a method chose to pay for, and records test accuracy after every round.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", metavar="{run,list,report,perf}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,list,report,compare,reproduce,perf}")
 
     p_run = sub.add_parser("run", help="run a suite or an ad-hoc grid (finished runs are skipped, "
                                        "interrupted ones resume)")
@@ -85,9 +121,43 @@ def build_parser() -> argparse.ArgumentParser:
     p_list = sub.add_parser("list", help="list registered methods, tasks or suites")
     p_list.add_argument("what", choices=["methods", "tasks", "suites"])
 
-    p_rep = sub.add_parser("report", help="tables and plots from stored records (never trains)")
+    p_rep = sub.add_parser("report", help="leaderboard tables, plots and HTML page from stored records (never trains)")
     _add_out(p_rep)
     p_rep.add_argument("--suite", help="report only this suite (default: every suite under --out)")
+
+    p_cmp = sub.add_parser(
+        "compare", help="check results against reference results per (task, method); exit 1 on a regression",
+        description="Compare per (task, method): mean AUC and final accuracy must not drop, and the selection "
+                    "fingerprint (mean gain and teacher accuracy of the queried points) must not change, by more "
+                    "than the half-width of the Welch t-interval on the difference of means over seeds (at least "
+                    "--floor). Exit 0: no regression; 1: a regression or a reference entry missing from RESULTS; "
+                    "2: bad input.")
+    p_cmp.add_argument("results", type=Path, help="folder of run files to check (a results root or one suite's folder)")
+    p_cmp.add_argument("reference", type=Path, help="folder of reference run files, e.g. results/reference/ci")
+    p_cmp.add_argument("--suite", help="compare only this suite's records (needed when a folder holds several)")
+    _add_compare_args(p_cmp)
+
+    p_rpr = sub.add_parser(
+        "reproduce", help="rerun a frozen suite and compare it with results/reference/<suite>/",
+        description="Run every run of the suite from scratch (fresh runs, empty private cache) and compare the "
+                    "records with the suite's committed reference. Exit 0: reproduced; 1: a regression. With "
+                    "--update-reference, write the new records as the reference instead (then commit them).")
+    p_rpr.add_argument("--suite", required=True, help="a suite name (see `list suites`) or a suite YAML path")
+    p_rpr.add_argument("--out", type=Path, help="keep the new runs under OUT/<suite>/ (existing run files there "
+                                                 "are kept as .bak); default: a temporary folder")
+    p_rpr.add_argument("--reference", type=Path, help="the suite's reference folder (default: "
+                                                       "results/reference/<suite> in the repository)")
+    p_rpr.add_argument("--update-reference", action="store_true",
+                       help="replace the reference with the new records instead of comparing")
+    p_rpr.add_argument("--device", default="cpu", help="cpu (default; references are CPU results), auto, cuda or "
+                                                       "cuda:N")
+    p_rpr.add_argument("--threads", type=_positive_int, default=1,
+                       help="torch CPU threads; the default 1 makes CPU results independent of the core count "
+                            "(default: %(default)s)")
+    p_rpr.add_argument("--use-cache", action="store_true", help="reuse cached teachers and data instead of an "
+                                                                 "empty private cache")
+    p_rpr.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    _add_compare_args(p_rpr)
 
     p_perf = sub.add_parser("perf", help="measure performance: `perf quick` times the quick suite end to end")
     p_perf.add_argument("what", choices=["quick"])
@@ -118,8 +188,26 @@ def _cmd_report(out: Path, suite: str | None) -> int:
         where = f"suite {suite!r} under {out}" if suite else str(out)
         raise FileNotFoundError(f"no run records found for {where}; run a suite first")
     for s in sorted({r.suite for r in records}):
-        write_report([r for r in records if r.suite == s], out / "report" / s)
+        write_report([r for r in records if r.suite == s], paths.leaderboard_dir(out, s))
     return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from benchmark.compare import compare_records, format_comparison, load_folder
+
+    results = load_folder(args.results, "results", args.suite)
+    reference = load_folder(args.reference, "reference", args.suite)
+    comp = compare_records(results, reference, level=args.level, floor=args.floor, exact=args.exact)
+    print(format_comparison(comp, str(args.results), str(args.reference)))
+    return 1 if comp.failed else 0
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from benchmark.reproduce import reproduce
+
+    return reproduce(args.suite, out=args.out, reference=args.reference, device=args.device, exact=args.exact,
+                     level=args.level, floor=args.floor, update=args.update_reference,
+                     progress=not args.no_progress, use_cache=args.use_cache, threads=args.threads)
 
 
 def _cmd_list(what: str) -> int:
@@ -147,7 +235,9 @@ def _cmd_list(what: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from benchmark.compare import CompareError
     from benchmark.config import ConfigError
+    from benchmark.leaderboard import LeaderboardError
     from benchmark.registry import RegistryError, UnknownNameError
 
     parser = build_parser()
@@ -159,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from methods.base import BudgetError, MethodError
 
     known = (ConfigError, UnknownNameError, RegistryError, ResultsError, DataError, RunConflictError, OracleError,
-             BudgetError, MethodError, FileNotFoundError)
+             BudgetError, MethodError, FileNotFoundError, CompareError, LeaderboardError)
     try:
         if args.command is None:
             args = parser.parse_args(["run", "--suite", "quick"])
@@ -168,6 +258,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args, report=args.report)
         if args.command == "report":
             return _cmd_report(args.out, args.suite)
+        if args.command == "compare":
+            return _cmd_compare(args)
+        if args.command == "reproduce":
+            return _cmd_reproduce(args)
         if args.command == "list":
             return _cmd_list(args.what)
         if args.command == "perf":

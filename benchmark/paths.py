@@ -13,6 +13,20 @@ REPO_ROOT = PACKAGE_DIR.parent
 TASKS_DIR = REPO_ROOT / "datasets"
 SUITES_DIR = PACKAGE_DIR / "suites"
 DEFAULT_OUT = Path("results") / "runs"
+LEADERBOARD_DIR = Path("results") / "leaderboard"
+REFERENCE_DIR = REPO_ROOT / "results" / "reference"
+
+
+def leaderboard_dir(out: Path, suite: str) -> Path:
+    """Where ``report`` writes one suite's leaderboard for the records under ``out``.
+
+    ``results/leaderboard/<suite>/`` for the default results root ``results/runs``;
+    ``<out>/leaderboard/<suite>/`` for any other ``--out``, so a results folder keeps its
+    own leaderboard beside its runs.
+    """
+    if Path(out).resolve() == DEFAULT_OUT.resolve():
+        return LEADERBOARD_DIR / suite
+    return Path(out) / "leaderboard" / suite
 
 
 def cache_dir(kind: str) -> Path:

@@ -1,133 +1,128 @@
-"""Tables and plots computed only from stored run records; ``report`` never trains.
+"""Write one suite's leaderboard from stored run records; ``report`` never trains.
 
-For each (suite, task): test accuracy at each query count, mean +- 95% CI over seeds
-(Student's t), per method; the same for the teacher's accuracy on the queried points; CSV,
-Markdown and a PNG plot of the curves with CI bands, under ``<out>/report/<suite>/``.
+Files written to the output folder (see ``benchmark.paths.leaderboard_dir`` for where):
+
+- ``leaderboard.csv``: one row per (task, method): versions, seeds, rank, mean and 95% CI
+  half-width of AUC, final accuracy, paired gains over random, teacher accuracy on the
+  queried points, select/train seconds and teacher queries;
+- ``runs.csv`` (the per-seed values behind it), ``curves.csv`` (accuracy at each query
+  count), ``teacher_on_queried.csv`` (per round), ``ranks.csv``, ``win_rates.csv``;
+- ``leaderboard.md`` and ``leaderboard.tex``: every table with versions and seed counts;
+- ``accuracy_curves``, ``teacher_on_queried``, ``auc_bars`` as ``.png`` and ``.svg``;
+- ``index.html``: the self-contained sortable page with the plots and the provenance.
+
+The same records always give byte-identical files.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
+from benchmark.html import render_html
+from benchmark.leaderboard import Leaderboard, build_leaderboard, provenance_summary
+from benchmark.plots import render_all
 from benchmark.results import RunRecord
+from benchmark.tables import (MAIN_ALIGN, MAIN_HEADER, latex, main_rows, markdown, rank_header, rank_rows,
+                              ranking_caption, task_caption, wide_curve, win_matrix)
+
+CSV_FLOAT = "%.6f"
 
 
-def mean_ci(values: np.ndarray | list[float], level: float = 0.95) -> tuple[float, float]:
-    """Mean and half-width of the t confidence interval; half-width is NaN for one value."""
-    v = np.asarray([x for x in values if x is not None], dtype=float)
-    if len(v) == 0:
-        return float("nan"), float("nan")
-    if len(v) == 1:
-        return float(v[0]), float("nan")
-    half = stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
-    return float(v.mean()), float(half)
+def _intro(lb: Leaderboard) -> str:
+    return (f"{len(lb.records)} complete runs; mean ± {lb.level:.0%} CI over seeds (Student's t). AUC: area under "
+            f"test accuracy vs teacher queries divided by the query range. Gains over random are paired by seed. "
+            f"Rank 1 = highest mean AUC among non-privileged methods; privileged methods are never ranked.")
 
 
-def rounds_frame(records: list[RunRecord]) -> pd.DataFrame:
-    """One row per (run, round): suite, task, method label, seed, round, n_queries and metrics."""
-    rows = []
-    for rec in records:
-        for r in rec.rounds:
-            rows.append({"suite": rec.suite, "task": rec.task, "task_version": rec.task_version,
-                         "method": rec.method_label, "method_version": rec.method_version,
-                         "privileged": rec.privileged, "seed": rec.seed, "round": r.round,
-                         "n_queries": r.n_queries, "test_accuracy": r.test_accuracy,
-                         "teacher_accuracy_on_queried": r.teacher_accuracy_on_queried})
-    return pd.DataFrame(rows)
+def markdown_document(lb: Leaderboard) -> str:
+    """Every table of the leaderboard as one Markdown document."""
+    head, rows = win_matrix(lb)
+    captions = "\n\n".join(task_caption(lb, t) for t in lb.tasks)
+    parts = [f"# AKD-Bench leaderboard: suite `{lb.suite}`", _intro(lb),
+             "## Leaderboard", captions, markdown(MAIN_HEADER, main_rows(lb), MAIN_ALIGN),
+             "## Average rank across tasks",
+             "Rank by mean AUC per task (1 = best; ties share the average rank), averaged over the tasks each "
+             f"method ran. {ranking_caption(lb)}.",
+             markdown(rank_header(lb), rank_rows(lb), "l" + "r" * (len(rank_header(lb)) - 1)),
+             "## Pairwise win rate (row beats column)",
+             "Share of (task, seed) pairs where the row's AUC is higher (ties count half); `*`: p < 0.05, "
+             f"two-sided paired t-test on the AUC differences. {ranking_caption(lb)}.",
+             markdown(head, rows, "l" + "r" * (len(head) - 1))]
+    for task in lb.tasks:
+        cap = task_caption(lb, task)
+        h, r = wide_curve(lb.curves[lb.curves["task"] == task])
+        parts += [f"## {task}: test accuracy vs teacher queries", cap, markdown(h, r)]
+        h, r = wide_curve(lb.teacher_curves[lb.teacher_curves["task"] == task])
+        parts += [f"## {task}: teacher accuracy on the points queried in each round",
+                  cap + "; rows are cumulative queries at the end of the round", markdown(h, r)]
+    p = provenance_summary(lb.records)
+    pk = ", ".join(f"{k} {'/'.join(v for v, _ in vs)}" for k, vs in p["packages"].items())
+    prov = [f"- code (git SHA): {'; '.join(f'{v} ({n} runs)' for v, n in p['code'])}",
+            f"- device: {'; '.join(f'{v} ({n} runs)' for v, n in p['device'])}",
+            f"- packages: {pk}"]
+    if lb.skipped:
+        prov.append(f"- incomplete runs left out: {', '.join(lb.skipped)}")
+    parts += ["## Provenance", "\n".join(prov)]
+    return "\n\n".join(parts) + "\n"
 
 
-def curve_table(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Long table: task, method, round, n_queries, mean, ci95, n_seeds for ``metric``."""
-    out = []
-    for (task, method, rnd), g in frame.groupby(["task", "method", "round"], sort=True):
-        m, h = mean_ci(g[metric].dropna().tolist())
-        out.append({"task": task, "method": method, "round": rnd, "n_queries": int(g["n_queries"].iloc[0]),
-                    "mean": m, "ci95": h, "n_seeds": int(g[metric].notna().sum())})
-    return pd.DataFrame(out)
+def latex_document(lb: Leaderboard) -> str:
+    """The leaderboard, average ranks, win rates and accuracy curves as booktabs tables."""
+    caps = " ".join(task_caption(lb, t) + "." for t in lb.tasks)
+    head, rows = win_matrix(lb)
+    rc = ranking_caption(lb)
+    tables = [latex(MAIN_HEADER, main_rows(lb), f"AKD-Bench suite {lb.suite}: leaderboard. {caps}",
+                    f"tab:{lb.suite}-leaderboard", MAIN_ALIGN, fit=True),
+              latex(rank_header(lb), rank_rows(lb), f"Suite {lb.suite}: rank by mean AUC per task and average rank; "
+                                                    f"{rc}.", f"tab:{lb.suite}-ranks",
+                    "l" + "r" * (len(rank_header(lb)) - 1)),
+              latex(head, rows, f"Suite {lb.suite}: pairwise win rate over (task, seed) AUC pairs, row beats column; "
+                                f"* p < 0.05 (paired t-test); {rc}.", f"tab:{lb.suite}-win-rates",
+                    "l" + "r" * (len(head) - 1))]
+    for task in lb.tasks:
+        h, r = wide_curve(lb.curves[lb.curves["task"] == task])
+        tables.append(latex(h, r, f"Suite {lb.suite}: test accuracy vs teacher queries; {task_caption(lb, task)}.",
+                            f"tab:{lb.suite}-{task}-accuracy"))
+    header = "% Generated by AKD-Bench from stored run records; needs \\usepackage{booktabs,graphicx}.\n"
+    return header + "\n\n".join(tables) + "\n"
 
 
-def _fmt(m: float, h: float) -> str:
-    if np.isnan(m):
-        return "—"
-    return f"{m:.3f}" if np.isnan(h) else f"{m:.3f} ± {h:.3f}"
+def _csv(df: pd.DataFrame) -> bytes:
+    return df.to_csv(index=False, float_format=CSV_FLOAT, lineterminator="\n").encode()
 
 
-def wide_table(long: pd.DataFrame) -> pd.DataFrame:
-    """Rows: n_queries; columns: methods; cells 'mean ± ci'."""
-    long = long.assign(cell=[_fmt(m, h) for m, h in zip(long["mean"], long["ci95"])])
-    wide = long.pivot(index="n_queries", columns="method", values="cell")
-    wide.columns.name = None
-    return wide
+def render_report(lb: Leaderboard) -> dict[str, bytes]:
+    """``{file name: bytes}`` of every output file."""
+    figures = render_all(lb)
+    files = {
+        "leaderboard.csv": _csv(lb.summary), "runs.csv": _csv(lb.runs), "curves.csv": _csv(lb.curves),
+        "teacher_on_queried.csv": _csv(lb.teacher_curves), "ranks.csv": _csv(lb.ranks),
+        "win_rates.csv": _csv(lb.win_rates), "leaderboard.md": markdown_document(lb).encode(),
+        "leaderboard.tex": latex_document(lb).encode(), **figures,
+        "index.html": render_html(lb, figures).encode(),
+    }
+    return dict(sorted(files.items()))
 
 
-def markdown(df: pd.DataFrame, index_name: str) -> str:
-    cols = [index_name, *map(str, df.columns)]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---:" for _ in cols) + "|"]
-    for idx, row in df.iterrows():
-        lines.append("| " + " | ".join([str(idx), *[str(v) for v in row.tolist()]]) + " |")
-    return "\n".join(lines)
-
-
-def _caption(frame: pd.DataFrame, task: str) -> str:
-    f = frame[frame.task == task]
-    tv = sorted(f.task_version.unique())
-    methods = ", ".join(f"{m} v{v}" for m, v in sorted(set(zip(f.method, f.method_version))))
-    seeds = f.groupby("method").seed.nunique()
-    n = f"{seeds.min()}" if seeds.min() == seeds.max() else f"{seeds.min()}–{seeds.max()}"
-    return f"task {task} v{'/'.join(map(str, tv))}; {n} seeds; mean ± 95% CI; methods: {methods}"
-
-
-def plot_curves(long: pd.DataFrame, title: str, ylabel: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
-    for method, g in long.groupby("method", sort=True):
-        g = g.sort_values("n_queries")
-        x, m, h = g["n_queries"].to_numpy(), g["mean"].to_numpy(), np.nan_to_num(g["ci95"].to_numpy())
-        (line,) = ax.plot(x, m, marker="o", ms=3, lw=1.5, label=method)
-        ax.fill_between(x, m - h, m + h, color=line.get_color(), alpha=0.15, lw=0)
-    ax.set_xlabel("teacher queries")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, metadata={"Software": None})
-    plt.close(fig)
-
-
-def write_report(records: list[RunRecord], out_dir: Path, echo: bool = True) -> list[Path]:
-    """Write CSV, Markdown and PNG per task under ``out_dir``; print the tables. Returns the paths."""
-    complete = [r for r in records if r.complete]
-    if not complete:
-        raise ValueError("no complete runs to report")
+def write_report(records: list[RunRecord], out_dir: Path, echo: bool = True, level: float = 0.95) -> list[Path]:
+    """Write every output file for one suite's records to ``out_dir``; print the main tables."""
+    lb = build_leaderboard(records, level=level)
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    frame = rounds_frame(complete)
     written = []
-    for task in sorted(frame.task.unique()):
-        f = frame[frame.task == task]
-        caption = _caption(frame, task)
-        acc = curve_table(f, "test_accuracy")
-        tq = curve_table(f[f["round"] > 0], "teacher_accuracy_on_queried")
-        sections = [f"## {task}: test accuracy vs teacher queries\n\n{caption}\n\n{markdown(wide_table(acc), 'queries')}",
-                    f"## {task}: teacher accuracy on the queried points\n\n{caption}\n\n"
-                    f"{markdown(wide_table(tq), 'queries')}"]
-        for name, table in (("accuracy", acc), ("teacher_on_queried", tq)):
-            p = out_dir / f"{task}_{name}.csv"
-            table.to_csv(p, index=False, float_format="%.6f")
-            written.append(p)
-        md = out_dir / f"{task}.md"
-        md.write_text("\n\n".join(sections) + "\n")
-        png = out_dir / f"{task}_accuracy.png"
-        plot_curves(acc, f"{task}: test accuracy (mean ± 95% CI)", "test accuracy", png)
-        written += [md, png]
-        if echo:
-            print("\n\n".join(sections))
-            print(f"\nwrote {md}, {png}")
+    for name, data in render_report(lb).items():
+        path = out_dir / name
+        tmp = path.with_name(f".{name}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+        written.append(path)
+    if echo:
+        print(f"## suite {lb.suite}: leaderboard\n")
+        print("\n".join(task_caption(lb, t) for t in lb.tasks) + "\n")
+        print(markdown(MAIN_HEADER, main_rows(lb), MAIN_ALIGN))
+        for task in lb.tasks:
+            h, r = wide_curve(lb.curves[lb.curves["task"] == task])
+            print(f"\n## {task}: test accuracy vs teacher queries\n\n{task_caption(lb, task)}\n\n{markdown(h, r)}")
+        print(f"\nwrote {len(written)} files to {out_dir} (open {out_dir / 'index.html'})")
     return written

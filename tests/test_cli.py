@@ -64,11 +64,33 @@ def test_adhoc_run_then_report(tmp_path, capsys):
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.jsonl"))
     assert files == [f"adhoc/digits/{m}/seed{s}.jsonl" for m in ("margin", "random") for s in (0, 1)]
     assert main(["report", "--out", str(tmp_path)]) == 0
-    assert (tmp_path / "report" / "adhoc" / "digits_accuracy.png").exists()
+    board = tmp_path / "leaderboard" / "adhoc"  # with --out DIR the leaderboard goes under DIR/leaderboard/
+    for name in ("leaderboard.csv", "leaderboard.md", "leaderboard.tex", "accuracy_curves.png", "index.html"):
+        assert (board / name).exists(), name
     assert "| queries | margin | random |" in capsys.readouterr().out
+    assert main(["report", "--out", str(tmp_path), "--suite", "adhoc"]) == 0  # the leaderboard is not a run file
     # --fresh keeps the old file as a backup
     assert main(["run", *args, "--fresh"]) == 0
     assert (tmp_path / "adhoc" / "digits" / "margin" / "seed0.jsonl.bak").exists()
+
+
+def test_leaderboard_folder_rule():
+    from benchmark import paths
+
+    # records under the default root results/runs -> results/leaderboard/<suite>/
+    assert paths.leaderboard_dir(paths.DEFAULT_OUT, "quick") == Path("results") / "leaderboard" / "quick"
+    assert paths.leaderboard_dir(Path("results/runs/"), "ci") == Path("results") / "leaderboard" / "ci"
+    # any other --out DIR keeps its leaderboard inside it
+    assert paths.leaderboard_dir(Path("/tmp/x"), "ci") == Path("/tmp/x/leaderboard/ci")
+
+
+def test_reproduce_without_reference_is_a_one_line_error(tmp_path, capsys):
+    assert main(["reproduce", "--suite", "ci", "--reference", str(tmp_path / "none"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no reference results for suite 'ci'" in err
+    assert "--update-reference" in err
+    assert main(["reproduce", "--suite", "cj"]) == 2
+    assert "Did you mean 'ci'?" in capsys.readouterr().err
 
 
 def test_report_on_empty_root(tmp_path, capsys):

@@ -1,62 +1,99 @@
-"""Report tables against hand-computed values; the report reads records only."""
-import numpy as np
+"""The report: every output file, versions and seeds in every table, byte-for-byte stability."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pandas as pd
 import pytest
-from scipy import stats
 
-from benchmark.report import curve_table, mean_ci, rounds_frame, wide_table, write_report
-from benchmark.results import RoundRecord, RunRecord
+from benchmark.leaderboard import curve_table, rounds_frame
+from benchmark.report import write_report
+from benchmark.results import load_records
+from benchmark.tables import wide_curve
+from records import make_record, store
 
-
-def _rec(method, seed, accs, tq=0.8):
-    rec = RunRecord(run_id=f"{method}{seed}", suite="s", task="digits", task_version=1, method=method,
-                    method_label=method, method_version=1, params={}, seed=seed, privileged=False,
-                    rounds_planned=len(accs) - 1, queries_per_round=5, data_fingerprint="f", teacher={},
-                    provenance={})
-    for r, a in enumerate(accs):
-        rec.rounds.append(RoundRecord(round=r, n_labeled=20, n_queries=5 * r, queried=[], test_accuracy=a,
-                                      test_nll=0.1, teacher_agreement=0.5,
-                                      teacher_accuracy_on_queried=tq if r else None, mean_gain=None,
-                                      select_seconds=0.0, train_seconds=0.0))
-    rec.finish(0.0)
-    return rec
+ROOT = Path(__file__).parents[1]
+EXPECTED = ["accuracy_curves.png", "accuracy_curves.svg", "auc_bars.png", "auc_bars.svg", "curves.csv", "index.html",
+            "leaderboard.csv", "leaderboard.md", "leaderboard.tex", "ranks.csv", "runs.csv", "teacher_on_queried.csv",
+            "teacher_on_queried.png", "teacher_on_queried.svg", "win_rates.csv"]
 
 
-def test_mean_ci_matches_t_interval():
-    v = [0.7, 0.8, 0.9]
-    m, h = mean_ci(v)
-    assert m == pytest.approx(0.8)
-    assert h == pytest.approx(stats.t.ppf(0.975, 2) * 0.1 / np.sqrt(3))
-    assert np.isnan(mean_ci([0.5])[1])
+def _records():
+    recs = []
+    for task in ("digits", "fashion"):
+        for s in range(3):
+            recs.append(make_record("margin", s, [0.5, 0.6 + 0.05 * s, 0.7 + 0.05 * s], task=task, tq=[0.6, 0.7]))
+            recs.append(make_record("random", s, [0.5, 0.58 + 0.03 * s, 0.66 + 0.02 * s], task=task, tq=[0.9, 0.8]))
+    recs += [make_record("oracle_correct_margin", s, [0.5, 0.75, 0.85], task="digits", privileged=True)
+             for s in range(2)]
+    return recs
 
 
 def test_curve_table_values():
-    recs = [_rec("margin", 0, [0.5, 0.7]), _rec("margin", 1, [0.5, 0.9]), _rec("random", 0, [0.5, 0.6])]
+    recs = [make_record("margin", 0, [0.5, 0.7]), make_record("margin", 1, [0.5, 0.9]),
+            make_record("random", 0, [0.5, 0.6])]
     t = curve_table(rounds_frame(recs), "test_accuracy")
     row = t[(t.method == "margin") & (t["round"] == 1)].iloc[0]
     assert row["mean"] == pytest.approx(0.8) and row.n_seeds == 2 and row.n_queries == 5
-    assert row.ci95 == pytest.approx(stats.t.ppf(0.975, 1) * np.std([0.7, 0.9], ddof=1) / np.sqrt(2))
-    w = wide_table(t)
-    assert w.loc[5, "random"] == "0.600" and w.loc[5, "margin"].startswith("0.800 ± ")
+    assert row.task_version == 1 and row.method_version == 1
+    assert row.ci95 == pytest.approx(12.706204736174696 * 0.2 / 2 ** 0.5 / 2 ** 0.5)  # t(0.975, 1) * sd / sqrt(n)
+    header, rows = wide_curve(t)
+    assert header == ["queries", "margin", "random"]
+    assert rows[1][0] == "5" and rows[1][2] == "0.600" and rows[1][1].startswith("0.800 ± ")
 
 
 def test_write_report_outputs(tmp_path, capsys):
-    recs = [_rec(m, s, [0.5, 0.6 + 0.1 * s]) for m in ("margin", "random") for s in (0, 1, 2)]
-    files = write_report(recs, tmp_path)
-    names = sorted(p.name for p in files)
-    assert names == ["digits.md", "digits_accuracy.csv", "digits_accuracy.png", "digits_teacher_on_queried.csv"]
-    csv = pd.read_csv(tmp_path / "digits_accuracy.csv")
-    assert set(csv.columns) >= {"task", "method", "n_queries", "mean", "ci95", "n_seeds"}
-    assert (tmp_path / "digits_accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    files = write_report(_records(), tmp_path)
+    assert sorted(p.name for p in files) == EXPECTED
+    lb = pd.read_csv(tmp_path / "leaderboard.csv")
+    assert {"task", "task_version", "method", "method_version", "n_seeds", "rank", "auc_mean", "auc_ci95",
+            "final_accuracy_mean", "gain_auc_mean", "gain_auc_ci95", "teacher_acc_queried_mean", "select_seconds_mean",
+            "train_seconds_mean", "teacher_queries_mean"} <= set(lb.columns)
+    assert len(lb) == 5 and lb[lb.method == "oracle_correct_margin"]["rank"].isna().all()
+    curves = pd.read_csv(tmp_path / "curves.csv")
+    assert {"task", "task_version", "method", "method_version", "n_queries", "mean", "ci95", "n_seeds"} <= set(curves)
+    for png in ("accuracy_curves.png", "auc_bars.png", "teacher_on_queried.png"):
+        assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for svg in ("accuracy_curves.svg", "auc_bars.svg", "teacher_on_queried.svg"):
+        assert b"<svg" in (tmp_path / svg).read_bytes()[:1000]
+    md = (tmp_path / "leaderboard.md").read_text()
+    # every table carries task and method versions and the number of seeds
+    assert md.count("task digits v1; 2–3 seeds; mean ± 95% CI; methods: margin v1, random v1, "
+                    "oracle_correct_margin v1 (privileged)") == 3
+    assert "| task | task v | method | method v | seeds | rank |" in md
+    assert "| digits | 1 | oracle_correct_margin | 1 | 2 | privileged |" in md
+    assert "| method | method v | rank on digits | rank on fashion | average rank | tasks | seeds |" in md
+    assert md.count("tasks: digits v1, fashion v1; methods: margin v1, random v1; 3 seeds per (task, method)") == 2
+    tex = (tmp_path / "leaderboard.tex").read_text()
+    assert tex.count(r"\begin{tabular}") == 5 and r"oracle\_correct\_margin" in tex and "task v" in tex
     out = capsys.readouterr().out
-    assert "3 seeds" in out and "margin v1" in out and "0.700 ± " in out
+    assert "| queries | margin | oracle_correct_margin | random |" in out and "index.html" in out
+
+
+def test_report_is_byte_for_byte_stable(tmp_path):
+    """Same records -> identical bytes: twice in this process, and once from the CLI in a fresh
+    interpreter with another hash seed."""
+    root = store(_records(), tmp_path / "runs")
+    write_report(load_records(root), tmp_path / "a", echo=False)
+    write_report(load_records(root), tmp_path / "b", echo=False)
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    subprocess.run([sys.executable, str(ROOT / "run_benchmark.py"), "report", "--out", str(root)], check=True,
+                   env=env, cwd=ROOT, capture_output=True)
+    c = root / "leaderboard" / "s"
+    for name in EXPECTED:
+        a = (tmp_path / "a" / name).read_bytes()
+        assert a == (tmp_path / "b" / name).read_bytes(), name
+        assert a == (c / name).read_bytes(), name
+    assert sorted(p.name for p in c.iterdir()) == EXPECTED
 
 
 def test_incomplete_runs_are_left_out(tmp_path):
-    done = _rec("margin", 0, [0.5, 0.6])
-    partial = _rec("random", 0, [0.5, 0.6])
+    done = make_record("margin", 0, [0.5, 0.6])
+    partial = make_record("random", 0, [0.5, 0.6])
     partial.summary = None
     write_report([done, partial], tmp_path, echo=False)
-    assert "random" not in (tmp_path / "digits.md").read_text()
+    md = (tmp_path / "leaderboard.md").read_text()
+    assert "| random |" not in md and "incomplete runs left out: digits/random/seed0" in md
     with pytest.raises(ValueError, match="no complete runs"):
         write_report([partial], tmp_path, echo=False)
