@@ -81,7 +81,10 @@ class AcquisitionMethod:
         return f"{type(self).__name__}({args})"
 
     def log(self, **diagnostics: Any) -> None:
-        """Record per-round diagnostics (JSON-serialisable values)."""
+        """Record per-round diagnostics (JSON-serialisable values). The key ``mixup`` is reserved
+        for the harness's record of mixed queries."""
+        if "mixup" in diagnostics:
+            raise MethodError(f"method {self.name!r}: the diagnostics key 'mixup' is reserved; use self.mix(...)")
         self.diagnostics_.update(diagnostics)
 
     def mix(self, partners: np.ndarray, weights: np.ndarray) -> None:
