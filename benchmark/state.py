@@ -165,7 +165,8 @@ class PoolState:
                     num_classes=num_classes, pool_size=pool_size, labeled=np.arange(len(labeled_y)),
                     labeled_y=labeled_y, unlabeled=unlabeled, queried=queried,
                     queried_soft_labels=queried_soft_labels, validation_teacher_error=validation_teacher_error,
-                    requires=frozenset(arrays), _features=PrecomputedFeatures(arrays), device=device)
+                    requires=frozenset(arrays), device=device,
+                    _features=PrecomputedFeatures({k: frozen_array(v) for k, v in arrays.items()}))
         return state
 
 

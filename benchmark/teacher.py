@@ -31,7 +31,14 @@ class OracleError(ValueError):
 
 
 def frozen_array(a: np.ndarray) -> np.ndarray:
-    """A read-only copy backed by immutable bytes, so ``setflags(write=True)`` cannot undo it."""
+    """A read-only copy backed by immutable bytes, so ``setflags(write=True)`` cannot undo it.
+    An array that already is one is returned as it is (no second copy)."""
+    if isinstance(a, np.ndarray) and a.flags.c_contiguous and not a.flags.writeable:
+        root = a
+        while isinstance(root, np.ndarray):
+            root = root.base
+        if isinstance(root, bytes):
+            return a
     a = np.ascontiguousarray(a)
     return np.frombuffer(a.tobytes(), dtype=a.dtype).reshape(a.shape)
 

@@ -32,7 +32,7 @@ import torch
 from benchmark.registry import register_method
 from benchmark.state import PoolState
 from methods.base import AcquisitionMethod
-from methods.distances import as_tensor, check_finite, matvec, resolve, sq_norms
+from methods.distances import as_tensor, blas_single_thread, check_finite, loop_arrays, resolve, sq_norms
 
 
 def residuals(probs: torch.Tensor) -> torch.Tensor:
@@ -43,12 +43,22 @@ def residuals(probs: torch.Tensor) -> torch.Tensor:
     return a
 
 
-def factorized_sq_dist(a: torch.Tensor, h: torch.Tensor, an: torch.Tensor, hn: torch.Tensor, j: int) -> torch.Tensor:
-    """Squared distance of every gradient embedding a_i⊗h_i to a_j⊗h_j: (n,), clamped at 0.
-    a (n, C), h (n, d); an, hn (n,) their squared row norms."""
-    d = matvec(a, a[j]).to(a.device).mul_(matvec(h, h[j]).to(a.device))
-    d.mul_(-2.0).add_(an * hn).add_(an[j] * hn[j])
-    return d.clamp_(min=0.0)
+def factorized_sq_dist(a, h, g2, j: int):
+    """Squared distance of every gradient embedding a_i⊗h_i to a_j⊗h_j, clamped at 0: (n,).
+    a (n, C), h (n, d); g2 (n,) = ‖a_i‖²‖h_i‖². numpy arrays or torch tensors alike."""
+    d = a @ a[j]
+    d *= h @ h[j]
+    d *= -2.0
+    d += g2
+    d += g2[j]
+    d[d < 0] = 0.0
+    return d
+
+
+def _searchsorted_right(xp, cum, value: float) -> int:
+    if xp is np:
+        return int(np.searchsorted(cum, value, side="right"))
+    return int(torch.searchsorted(cum, torch.tensor([value], dtype=cum.dtype, device=cum.device), right=True))
 
 
 def kmeanspp_factorized(probs, emb, budget: int, rng: np.random.Generator, device: str = "cpu") -> tuple[np.ndarray, float]:
@@ -60,35 +70,37 @@ def kmeanspp_factorized(probs, emb, budget: int, rng: np.random.Generator, devic
     if p.ndim != 2 or h.ndim != 2 or len(p) != len(h):
         raise ValueError(f"student_probs {tuple(p.shape)} and student_embeddings {tuple(h.shape)} must be "
                          f"(n, C) and (n, d) with the same n")
-    check_finite(p, "student_probs")
-    check_finite(h, "student_embeddings")
     n = len(p)
     a = residuals(p)
     an, hn = sq_norms(a), sq_norms(h)
+    check_finite(an, "student_probs")
+    check_finite(hn, "student_embeddings")
     g2 = an * hn
+    xp, (aa, ha, g2a) = loop_arrays(a, h, g2)
     picked = np.empty(budget, dtype=np.int64)
-    j = int(torch.argmax(g2))
-    picked[0] = j
-    mind = factorized_sq_dist(a, h, an, hn, j).double()
-    mind[j] = 0.0
-    taken = torch.zeros(n, dtype=torch.bool, device=dev)
-    taken[j] = True
-    for t in range(1, budget):
-        cum = torch.cumsum(mind, dim=0)
-        total = float(cum[-1])
-        u = rng.random()
-        if total > 0.0:
-            j = int(torch.searchsorted(cum, torch.tensor([u * total], dtype=cum.dtype, device=dev), right=True))
-            j = min(j, n - 1)
-            if bool(taken[j]):  # float rounding at the very end of the running sum
-                j = int(torch.nonzero(mind > 0)[-1])
-        else:
-            free = torch.nonzero(~taken).flatten()
-            j = int(free[min(int(u * len(free)), len(free) - 1)])
-        picked[t] = j
-        taken[j] = True
-        torch.minimum(mind, factorized_sq_dist(a, h, an, hn, j).double(), out=mind)
+    with blas_single_thread(xp):
+        j = int(xp.argmax(g2a))
+        picked[0] = j
+        mind = factorized_sq_dist(aa, ha, g2a, j)
+        mind = mind.astype(np.float64) if xp is np else mind.double()  # running sums need float64
         mind[j] = 0.0
+        taken = np.zeros(n, dtype=bool)
+        taken[j] = True
+        for t in range(1, budget):
+            cum = xp.cumsum(mind, 0)
+            total = float(cum[-1])
+            u = rng.random()
+            if total > 0.0:
+                j = min(_searchsorted_right(xp, cum, u * total), n - 1)
+                if taken[j]:  # float rounding at the very end of the running sum
+                    j = int(xp.nonzero(mind > 0)[0][-1]) if xp is np else int(torch.nonzero(mind > 0)[-1])
+            else:
+                free = np.flatnonzero(~taken)
+                j = int(free[min(int(u * len(free)), len(free) - 1)])
+            picked[t] = j
+            taken[j] = True
+            xp.minimum(mind, factorized_sq_dist(aa, ha, g2a, j), out=mind)
+            mind[j] = 0.0
     return picked, float(g2.max().sqrt())
 
 

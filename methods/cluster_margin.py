@@ -40,7 +40,8 @@ from benchmark.config import ConfigError
 from benchmark.registry import register_method
 from benchmark.state import PoolState
 from methods.base import AcquisitionMethod
-from methods.distances import CHUNK_ELEMENTS, as_tensor, check_finite, min_sq_dist, pairwise_sq_dist_block, resolve
+from methods.distances import (CHUNK_ELEMENTS, as_tensor, check_finite, min_sq_dist, pairwise_sq_dist_block, resolve,
+                               sq_norms)
 from methods.topk import top_k
 from methods.uncertainty import margin_gain
 
@@ -68,7 +69,7 @@ def average_linkage_clusters(emb, n_clusters: int | None = None, distance_thresh
     module docstring. Deterministic: the subsample's generator is seeded by the data's digest."""
     dev = resolve(device)
     x = as_tensor(emb, dev)
-    check_finite(x, "initial_pool_embeddings")
+    check_finite(sq_norms(x), "initial_pool_embeddings")
     n = x.shape[0]
     if n == 1:
         return np.zeros(1, dtype=np.int64)

@@ -7,19 +7,26 @@ memory stays O(n·d) for n points of dimension d. Squared Euclidean distances us
 expansion ``‖x - c‖² = ‖x‖² + ‖c‖² - 2 x·c`` (clamped at 0), so a distance block is one
 matrix product.
 
-One CPU detail: the greedy methods' inner step is a matrix-vector product that reads the
-whole (n, d) matrix once. torch's CPU ``mv`` runs single-threaded (about 15 GB/s on the
-machine this was measured on) while numpy's BLAS ``gemv`` uses every core (about 37 GB/s,
-the speed of a plain read of the matrix), so ``matvec`` hands CPU tensors to numpy; the
-arrays are shared, not copied.
+One CPU detail: the greedy loops (k-center, k-means++ seeding) do per step one
+matrix-vector product that reads the whole (n, d) matrix, plus O(n) vector work. On CPU
+they run on numpy views of the same buffers (``loop_arrays``) with single-threaded BLAS
+(``blas_single_thread``). Measured on 2 cores, n = 50,000, d = 512: torch's CPU ``mv`` is
+single-threaded MKL at about 15 GB/s (18 ms per step when the machine is shared), and
+interleaving torch's OpenMP vector ops with BLAS threads made a step 42 ms; numpy's BLAS
+``gemv`` streams the matrix at the speed of a plain read (1.8 to 3.5 ms per step). Its
+multi-threaded form saves about 20% on an idle machine but loses 1.5 to 70 times on a busy
+one (a step waits for a descheduled worker thread), so the loops use one BLAS thread. On
+CUDA they run in torch.
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 CHUNK_ELEMENTS = 1 << 22  # entries of one distance block: 4M float32 = 16 MB
 
@@ -44,16 +51,30 @@ def as_tensor(a: Any, device: torch.device, dtype: torch.dtype = torch.float32) 
     return t.to(device=device, dtype=dtype)
 
 
-def check_finite(x: torch.Tensor, what: str) -> None:
-    if not bool(torch.isfinite(x).all()):
+def check_finite(norms: torch.Tensor, what: str) -> None:
+    """Raise if a row of ``what`` holds NaN or ±inf, checked on its squared row norms (n,), which
+    are NaN or inf exactly then (or when a row's norm overflows float32, equally unusable)."""
+    if not bool(torch.isfinite(norms).all()):
         raise ValueError(f"{what} contains NaN or infinite values")
 
 
-def matvec(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """x (n, d) @ v (d,) -> (n,). Memory-bound: reads x once (see the module note on CPU)."""
-    if x.device.type == "cpu" and x.dtype == torch.float32 and x.is_contiguous():
-        return torch.from_numpy(x.numpy() @ v.contiguous().numpy())
-    return x @ v
+def loop_arrays(*tensors: torch.Tensor) -> tuple[Any, list[Any]]:
+    """The array module and arrays a greedy loop works on: numpy views of CPU tensors (shared
+    memory, no copy), or the tensors themselves on CUDA. Loops use only operations that both
+    spell the same way (``@``, in-place arithmetic, ``xp.argmax``, ``xp.minimum(..., out=)``)."""
+    if all(t.device.type == "cpu" for t in tensors):
+        return np, [t.numpy() for t in tensors]
+    return torch, list(tensors)
+
+
+@contextlib.contextmanager
+def blas_single_thread(xp: Any) -> Iterator[None]:
+    """One BLAS thread for a numpy greedy loop (see the module note); no-op for torch."""
+    if xp is np:
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
+    else:
+        yield
 
 
 def sq_norms(x: torch.Tensor) -> torch.Tensor:

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from methods.distances import as_tensor, check_finite, matvec, min_sq_dist, resolve, sq_norms
+from methods.distances import (as_tensor, blas_single_thread, check_finite, loop_arrays, min_sq_dist, resolve,
+                               sq_norms)
 
 
 @dataclass(frozen=True)
@@ -46,30 +47,31 @@ def kcenter_greedy(points, centers, budget: int, rng: np.random.Generator, devic
         raise ValueError(f"{what} must be a 2-D (n, d) array, got shape {tuple(x.shape)}")
     if not 0 < budget <= n:
         raise ValueError(f"budget {budget} must be in [1, {n}]")
-    check_finite(x, what)
     xn = sq_norms(x)
+    check_finite(xn, what)
     c = as_tensor(centers, dev) if centers is not None else x[:0]
     if c.shape[0]:
         if c.ndim != 2 or c.shape[1] != x.shape[1]:
             raise ValueError(f"centers have shape {tuple(c.shape)}; expected (m, {x.shape[1]}) like the {what}")
-        check_finite(c, f"centers of {what}")
-        mind, _ = min_sq_dist(x, c, x_norms=xn)
+        cn = sq_norms(c)
+        check_finite(cn, f"centers of {what}")
+        mind, _ = min_sq_dist(x, c, x_norms=xn, c_norms=cn)
     else:
         mind = torch.full((n,), float("inf"), dtype=x.dtype, device=dev)
     radius_before = float(mind.max().sqrt()) if c.shape[0] else float("inf")
 
-    selected = torch.empty(budget, dtype=torch.int64, device=dev)
-    for t in range(budget):
-        if t == 0 and c.shape[0] == 0:
-            j = torch.tensor(int(rng.integers(n)), device=dev)
-        else:
-            j = torch.argmax(mind)
-        selected[t] = j
-        xj = x[j]
-        d = matvec(x, xj).to(dev)
-        d.mul_(-2.0).add_(xn).add_(xn[j])
-        torch.minimum(mind, d, out=mind)
-        mind[j] = -float("inf")  # never selected again
+    xp, (xa, xna, minda) = loop_arrays(x, xn, mind)
+    selected = np.empty(budget, dtype=np.int64)
+    with blas_single_thread(xp):
+        for t in range(budget):
+            j = int(rng.integers(n)) if t == 0 and c.shape[0] == 0 else int(xp.argmax(minda))
+            selected[t] = j
+            d = xa @ xa[j]  # (n,): one read of the matrix
+            d *= -2.0
+            d += xna
+            d += xna[j]
+            xp.minimum(minda, d, out=minda)
+            minda[j] = -float("inf")  # never selected again
     remaining = mind[mind > -float("inf")]
     radius_after = float(remaining.clamp(min=0).max().sqrt()) if remaining.numel() else 0.0
-    return KCenterResult(selected.cpu().numpy(), radius_before, radius_after)
+    return KCenterResult(selected, radius_before, radius_after)

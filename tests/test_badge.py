@@ -48,10 +48,11 @@ def test_factorized_distance_equals_materialized():
     g = materialized(p, h)
     pt, ht = torch.from_numpy(p), torch.from_numpy(h)
     a = residuals(pt)
-    an, hn = sq_norms(a), sq_norms(ht)
+    g2 = sq_norms(a) * sq_norms(ht)
     for j in (0, 7, 49):
         ref = ((g - g[j]) ** 2).sum(1)
-        np.testing.assert_allclose(factorized_sq_dist(a, ht, an, hn, j).numpy(), ref, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(factorized_sq_dist(a, ht, g2, j).numpy(), ref, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(factorized_sq_dist(a.numpy(), h, g2.numpy(), j), ref, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
