@@ -7,13 +7,20 @@ from test_loop import Crash, comparable
 
 from benchmark.config import MethodEntry
 from benchmark.loop import RunSpec, execute_run
+from benchmark.registry import METHODS
 from benchmark.results import read_run, run_path
 
 CPU = torch.device("cpu")
+BASELINES = ["coreset", "pcoreset", "badge", "cluster_margin", "unixkd", "oracle_correct_margin"]
 
 
-@pytest.mark.parametrize("method", ["coreset", "pcoreset", "badge", "cluster_margin", "unixkd",
-                                    "oracle_correct_margin"])
+def test_baselines_are_registered():
+    """The contract template (tests/test_contract.py) runs over every registered method."""
+    assert set(BASELINES) <= set(METHODS.names())
+    assert [n for n in BASELINES if METHODS.get(n).privileged] == ["oracle_correct_margin"]
+
+
+@pytest.mark.parametrize("method", BASELINES)
 def test_whole_run_is_deterministic(fast_task, tmp_path, method):
     spec = RunSpec("t", fast_task, MethodEntry(method), 0)
     a = execute_run(spec, tmp_path / "a", CPU)
