@@ -23,9 +23,11 @@ pure function of the round-0 embeddings. The subsample is drawn with a generator
 a digest of those embeddings, and the round-0 student is rebuilt deterministically by the
 harness, so a run resumed at any round uses the same clusters as an uninterrupted run.
 
-Cost: the subsample's pairwise distances (s(s-1)/2 float64 for s = ``max_cluster_points``:
-100 MB at the default) and scipy's O(s²) average linkage, once per run; assignment of the
-rest is a blocked nearest-centroid search, O(N·d) memory. Each round is O(n log n).
+Cost: the subsample's pairwise distances (s(s-1)/2 float64 for s = ``max_cluster_points``,
+100 MB at the default, which scipy copies once: about 330 MB peak in all) and scipy's O(s²)
+average linkage (NN-chain), once per run; the rest is assigned by a blocked nearest-centroid
+search, O(N·d) memory. About 2 s for N = 50,000, d = 512 on 2 CPU cores. Each round is
+O(k_m log k_m) after the O(n) margin top-k.
 """
 from __future__ import annotations
 
