@@ -20,6 +20,7 @@ EPILOG = """examples:
   python run_benchmark.py reproduce --suite ci            # rerun the ci suite, compare with its reference
   python run_benchmark.py reproduce --suite ci --update-reference        # regenerate that reference
   python run_benchmark.py list methods
+  python run_benchmark.py perf select --method coreset --n 50000 --dim 512 --budget 1000 --initial 1000
 """
 
 
@@ -48,6 +49,16 @@ def _positive_int(s: str) -> int:
         v = 0
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {s!r}")
+    return v
+
+
+def _non_negative_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {s!r}")
     return v
 
 
@@ -159,9 +170,20 @@ def build_parser() -> argparse.ArgumentParser:
     p_rpr.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     _add_compare_args(p_rpr)
 
-    p_perf = sub.add_parser("perf", help="measure performance: `perf quick` times the quick suite end to end")
-    p_perf.add_argument("what", choices=["quick"])
+    p_perf = sub.add_parser("perf", help="measure performance: `perf quick` times the quick suite end to end; "
+                                         "`perf select` times one selection of a method on synthetic inputs")
+    p_perf.add_argument("what", choices=["quick", "select"])
     p_perf.add_argument("--json", type=Path, help="also write the measurement to this JSON file")
+    sel = p_perf.add_argument_group("perf select")
+    sel.add_argument("--method", help="registered method to time (see `list methods`)")
+    sel.add_argument("--n", type=_positive_int, default=10_000, help="unqueried pool points (default: %(default)s)")
+    sel.add_argument("--dim", type=_positive_int, default=512, help="embedding dimension (default: %(default)s)")
+    sel.add_argument("--classes", type=_positive_int, default=10, help="number of classes (default: %(default)s)")
+    sel.add_argument("--budget", type=_positive_int, default=1000, help="points to select (default: %(default)s)")
+    sel.add_argument("--initial", type=_non_negative_int, default=1000,
+                     help="labeled points, the initial centers of the k-center methods (default: %(default)s)")
+    sel.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
+    sel.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the synthetic inputs and the selection")
     return parser
 
 
@@ -265,8 +287,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "list":
             return _cmd_list(args.what)
         if args.command == "perf":
-            from benchmark.perf import perf_quick
+            from benchmark.perf import perf_quick, perf_select
 
+            if args.what == "select":
+                if not args.method:
+                    parser.error("perf select needs --method NAME (see `list methods`)")
+                return perf_select(args.method, args.n, args.dim, args.classes, args.budget, args.device,
+                                   args.initial, args.seed, args.json)
             return perf_quick(args.json)
     except known as e:
         print(f"error: {e}", file=sys.stderr)

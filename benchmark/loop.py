@@ -10,9 +10,19 @@ deterministically, so an interrupted and restarted run equals an uninterrupted o
 Randomness: the student's initialisation and minibatch order at round r come from
 (seed, task, r) only, so every method starts each round from the same student; the
 method's generator comes from (seed, task, method, params, r).
+
+Mixed queries: when a method asks for them (``AcquisitionMethod.mix``, e.g. ``unixkd`` with
+mixup), the harness builds the inputs (1 - w) x_i + w x_partner, pays the oracle for them
+(the teacher model, loaded from its cache, answers; each counts as one query and consumes
+x_i), and trains on those inputs. The partners and weights are stored in the round record
+under ``method["mixup"]`` so that a resumed run rebuilds exactly the same inputs.
+
+Methods that need ``initial_pool_embeddings`` get the round-0 student's features; on resume
+the round-0 student is rebuilt (deterministically) for them.
 """
 from __future__ import annotations
 
+import copy
 import platform
 import subprocess
 import time
@@ -34,8 +44,9 @@ from benchmark.registry import METHODS
 from benchmark.results import SCHEMA_VERSION, RoundRecord, RunRecord, read_run, run_path, write_run
 from benchmark.seeding import derive_rng, derive_seed
 from benchmark.state import PoolState, PrivilegedView, StudentFeatures
-from benchmark.teacher import TeacherOracle, get_teacher
+from benchmark.teacher import TeacherOracle, get_teacher, load_teacher_model
 from benchmark.train import accuracy, fit, make_train_set, new_model, nll, predict
+from methods.base import MixupPlan
 
 
 class RunConflictError(RuntimeError):
@@ -88,6 +99,14 @@ def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(device)}"
     return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def _plan_from_record(diag: dict[str, Any]) -> MixupPlan | None:
+    """The mixed-query plan a finished round stored, or None for plain queries."""
+    mix = diag.get("mixup")
+    if mix is None:
+        return None
+    return MixupPlan(np.asarray(mix["partners"], dtype=np.int64), np.asarray(mix["weights"], dtype=np.float64))
 
 
 def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = False,
@@ -143,16 +162,43 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
         )
     session_start, wall_before = time.perf_counter(), float(record.provenance.get("wall_seconds", 0.0))
 
-    oracle = TeacherOracle(teacher.pool_probs, budget=task.rounds * q)
+    teacher_model: list[torch.nn.Module] = []
+
+    def answer_inputs(x: np.ndarray) -> np.ndarray:
+        """The teacher on new inputs (mixed queries only); its model is loaded on first use."""
+        if not teacher_model:
+            teacher_model.append(load_teacher_model(task, data, splits, seed, device, log=log))
+        return predict(teacher_model[0], x, device)[0]
+
+    oracle = TeacherOracle(teacher.pool_probs, budget=task.rounds * q, answer_inputs=answer_inputs)
     soft_parts: list[np.ndarray] = [np.zeros((0, C), np.float32)]
+    x_parts: list[np.ndarray] = [x_pool[:0]]  # the inputs trained on for the queried points, in query order
     x_pool_t = torch.from_numpy(x_pool)
+    need_initial = "initial_pool_embeddings" in method.requires
+    student0: torch.nn.Module | None = None
+
+    def pay(idx: np.ndarray, plan: MixupPlan | None) -> np.ndarray:
+        """Query the teacher on this round's points (or on the mixed inputs built from them);
+        returns the soft labels (b, C) and stores them with the inputs to train on."""
+        if plan is None:
+            soft, x_q = oracle.query(idx), x_pool[idx]
+        else:
+            if not np.issubdtype(x_pool.dtype, np.floating):
+                raise ConfigError(f"method {spec.method.name!r} mixes inputs, but task {task.name!r} has "
+                                  f"{x_pool.dtype} inputs; mixing needs real-valued inputs")
+            w = plan.weights.astype(x_pool.dtype).reshape(-1, *([1] * (x_pool.ndim - 1)))
+            x_q = (1 - w) * x_pool[idx] + w * x_pool[plan.partners]
+            soft = oracle.query(idx, inputs=x_q, use_inputs=plan.mixed)
+        soft_parts.append(soft)
+        x_parts.append(x_q)
+        return soft
 
     def build() -> torch.nn.Module:
         return build_model(task.student, data.input_shape, C)
 
     def train_round(r: int, prev: torch.nn.Module | None) -> torch.nn.Module:
         queried = oracle.queried()
-        ts = make_train_set(x_lab, y_lab, x_pool[queried] if len(queried) else None,
+        ts = make_train_set(x_lab, y_lab, np.concatenate(x_parts) if len(queried) else None,
                             np.concatenate(soft_parts) if len(queried) else None, C, task.train, device)
         if task.train.warm_start and prev is not None:
             model = prev
@@ -166,37 +212,48 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
     n_done = len(record.rounds)
     for r in range(n_done):
         if r > 0:
-            soft_parts.append(oracle.query(np.asarray(record.rounds[r].queried, dtype=np.int64)))
-        if task.train.warm_start or r == n_done - 1:
+            done = record.rounds[r]
+            pay(np.asarray(done.queried, dtype=np.int64), _plan_from_record(done.method))
+        if task.train.warm_start or r == n_done - 1 or (r == 0 and need_initial):
             student = train_round(r, student)
+        if r == 0 and need_initial:
+            student0 = copy.deepcopy(student) if task.train.warm_start else student
     sel_seed = stable_hash(params)
     for r in range(len(record.rounds), task.rounds + 1):
         select_s, t_acc_q, gain, diag = 0.0, None, None, {}
         idx = np.zeros(0, dtype=np.int64)
         if r > 0:
-            unlabeled = oracle.unqueried()
-            queried = oracle.queried()
-            x_train = np.concatenate([x_lab, x_pool[queried]]) if len(queried) else x_lab
+            unlabeled, queried = oracle.unqueried(), oracle.queried()
+            x_train = np.concatenate([x_lab, *x_parts[1:]])
             state = PoolState(
                 round=r, budget_left=oracle.budget_left, num_classes=C, pool_size=n_pool,
                 labeled=np.arange(len(y_lab)), labeled_y=y_lab, unlabeled=unlabeled, queried=queried,
                 queried_soft_labels=np.concatenate(soft_parts), validation_teacher_error=val_err,
-                requires=frozenset(method.requires),
-                _features=StudentFeatures(student, x_pool_t, unlabeled, torch.from_numpy(x_train), device))
+                requires=frozenset(method.requires), device=str(device),
+                _features=StudentFeatures(student, x_pool_t, unlabeled, torch.from_numpy(x_train), device,
+                                          initial_model=student0))
             privileged = PrivilegedView(y_pool, teacher.pool_probs) if method.privileged else None
             rng = derive_rng(seed, task.name, spec.method.name, sel_seed, "select", r)
             t0 = time.perf_counter()
             idx = method.select(state, q, rng, privileged=privileged)
             select_s = time.perf_counter() - t0
             diag = dict(getattr(method, "diagnostics_", {}))
-            soft_parts.append(oracle.query(idx))
-            t_acc_q = float((teacher_pool_pred[idx] == y_pool[idx]).mean())
+            plan = getattr(method, "mixup_", None)
+            soft = pay(idx, plan)
+            if plan is None:
+                t_acc_q = float((teacher_pool_pred[idx] == y_pool[idx]).mean())
+            else:  # a mixed input counts as correct when the teacher names its dominant component's class
+                diag["mixup"] = {"partners": plan.partners.tolist(), "weights": plan.weights.tolist()}
+                truth = np.where(plan.weights > 0.5, y_pool[plan.partners], y_pool[idx])
+                t_acc_q = float((soft.argmax(axis=1) == truth).mean())
             p_sel, _ = predict(student, x_pool_t, device, index=idx)
             p_sorted = np.sort(p_sel, axis=1)
             gain = float((1.0 - (p_sorted[:, -1] - p_sorted[:, -2])).mean()) if C > 1 else 0.0
         t0 = time.perf_counter()
         student = train_round(r, student)
         train_s = time.perf_counter() - t0
+        if r == 0 and need_initial:
+            student0 = copy.deepcopy(student) if task.train.warm_start else student
         p_test, _ = predict(student, x_test, device)
         record.rounds.append(RoundRecord(
             round=r, n_labeled=len(y_lab), n_queries=oracle.n_queries, queried=[int(i) for i in idx],

@@ -1,17 +1,35 @@
-"""Performance measurements that are scripts, not tests: ``run_benchmark.py perf quick``.
+"""Performance measurements that are scripts, not tests: ``run_benchmark.py perf quick|select``.
 
 ``perf quick`` times the whole quick suite (teacher training included, on an empty cache)
 plus its report, in a subprocess, and prints one JSON line.
+
+``perf select`` times one selection of a registered method on a synthetic ``PoolState``
+(Gaussian features, softmax probabilities of Gaussian logits; only the fields the method
+requires are built, before the clock starts) and prints one JSON line with ``seconds`` and
+``peak_mb``. ``peak_mb`` is the extra resident memory of the process during the selection:
+the peak of the resident set size (sampled every millisecond from ``/proc/self/statm`` by a
+background thread) minus its value just before. Resident-set sampling sees every
+allocation, numpy's, torch's and BLAS's alike, which ``tracemalloc`` does not (it misses
+torch's allocator and slows Python allocation); it can miss a peak shorter than the
+sampling interval, which large buffers do not have. Freed heap memory is returned to the
+system (``malloc_trim``) before the baseline is read. On CUDA, ``peak_gpu_mb`` is torch's
+peak allocated device memory during the selection.
 """
 from __future__ import annotations
 
+import ctypes
+import gc
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
 
 from benchmark import paths
 
@@ -30,6 +48,147 @@ def perf_quick(json_path: Path | None = None) -> int:
     import torch
 
     result = {"what": "quick suite + report, empty cache", "seconds": round(seconds, 2),
+              "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+    print(json.dumps(result))
+    if json_path is not None:
+        json_path.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):  # not Linux: fall back to the peak-so-far (coarser)
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _trim_heap() -> None:
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+class PeakMemory:
+    """Context manager: ``extra_mb`` = peak resident set size inside minus the size on entry
+    (sampled every ``interval`` seconds by a thread); ``gpu_mb`` likewise for CUDA tensors."""
+
+    def __init__(self, interval: float = 0.001, cuda: bool = False) -> None:
+        self.interval = interval
+        self.cuda = cuda
+        self.extra_mb = 0.0
+        self.gpu_mb: float | None = None
+
+    def __enter__(self) -> "PeakMemory":
+        _trim_heap()
+        if self.cuda:
+            import torch
+
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            self._gpu0 = torch.cuda.memory_allocated()
+        self._base = self._peak = _rss_bytes()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self._peak = max(self._peak, _rss_bytes())
+            time.sleep(self.interval)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.cuda:
+            import torch
+
+            torch.cuda.synchronize()
+            self.gpu_mb = (torch.cuda.max_memory_allocated() - self._gpu0) / 2**20
+        self._peak = max(self._peak, _rss_bytes())
+        self._stop.set()
+        self._thread.join()
+        self.extra_mb = max(0, self._peak - self._base) / 2**20
+
+
+def synthetic_state(requires: frozenset[str], privileged: bool, n: int, dim: int, classes: int, initial: int,
+                    device: str = "cpu", seed: int = 0) -> tuple[Any, Any]:
+    """A ``PoolState`` over n unqueried points with only the ``requires`` fields, precomputed
+    (and the privileged view when asked): features (n, dim) ~ N(0, 1), probabilities softmax
+    of N(0, 4) logits (n, classes), ``initial`` labeled points with their own features and
+    probabilities (the initial centers of the k-center methods)."""
+    from benchmark.state import PoolState, PrivilegedView
+
+    rng = np.random.default_rng(seed)
+
+    def feats(rows: int) -> np.ndarray:
+        return rng.standard_normal((rows, dim), dtype=np.float32)
+
+    def probs(rows: int) -> np.ndarray:
+        z = rng.standard_normal((rows, classes), dtype=np.float32) * 2
+        z -= z.max(axis=1, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(axis=1, keepdims=True)
+        return z
+
+    makers: dict[str, Callable[[], np.ndarray]] = {
+        "student_probs": lambda: probs(n), "student_embeddings": lambda: feats(n),
+        "student_probs_train": lambda: probs(initial), "student_embeddings_train": lambda: feats(initial),
+        "pool_inputs": lambda: feats(n), "initial_pool_embeddings": lambda: feats(n)}
+    arrays = {name: makers[name]() for name in sorted(requires)}
+    state = PoolState.from_arrays(num_classes=classes, unlabeled=np.arange(n), pool_size=n,
+                                  labeled_y=rng.integers(0, classes, initial), device=device, **arrays)
+    del arrays
+    for name in requires:
+        getattr(state, name)  # materialise now, outside any measurement
+    view = None
+    if privileged:
+        view = PrivilegedView(rng.integers(0, classes, n), probs(n))
+    return state, view
+
+
+def measure_select(method: Any, state: Any, budget: int, privileged: Any = None, seed: int = 0,
+                   device: str = "cpu") -> dict[str, Any]:
+    """Time one ``method.select`` and measure its extra memory; returns seconds, peak_mb
+    (and peak_gpu_mb on CUDA)."""
+    cuda = device.startswith("cuda")
+    rng = np.random.default_rng(seed)
+    with PeakMemory(cuda=cuda) as mem:
+        t0 = time.perf_counter()
+        method.select(state, budget, rng, privileged=privileged)
+        if cuda:
+            import torch
+
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - t0
+    out = {"seconds": round(seconds, 4), "peak_mb": round(mem.extra_mb, 1)}
+    if mem.gpu_mb is not None:
+        out["peak_gpu_mb"] = round(mem.gpu_mb, 1)
+    return out
+
+
+def perf_select(method_name: str, n: int, dim: int, classes: int, budget: int, device: str = "auto",
+                initial: int = 1000, seed: int = 0, json_path: Path | None = None) -> int:
+    """``run_benchmark.py perf select``: one selection on synthetic inputs, one JSON line."""
+    import torch
+
+    from benchmark.config import ConfigError
+    from benchmark.registry import METHODS
+    from benchmark.train import resolve_device
+
+    cls = METHODS.get(method_name)
+    dev = str(resolve_device(device))
+    if classes < 2:
+        raise ConfigError(f"--classes must be >= 2, got {classes}")
+    if budget > n:
+        raise ConfigError(f"--budget {budget} exceeds --n {n}: a selection takes at most n points")
+    state, view = synthetic_state(frozenset(cls.requires), cls.privileged, n, dim, classes, initial, dev, seed)
+    result = {"what": "select", "method": method_name, "n": n, "dim": dim, "classes": classes, "budget": budget,
+              "initial": initial, "device": dev,
+              **measure_select(cls(), state, budget, privileged=view, seed=seed, device=dev),
               "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()}
     print(json.dumps(result))
     if json_path is not None:

@@ -14,9 +14,19 @@ field                         shape            meaning
 ``student_probs_train``       (n_L + n_Q, C)   probabilities on labeled, then queried
 ``student_embeddings_train``  (n_L + n_Q, d)   features on labeled, then queried
 ``pool_inputs``               (n, ...)         raw inputs of ``unlabeled``
+``initial_pool_embeddings``   (pool_size, d)   features of the round-0 student (trained on the
+                                               labeled set alone) on every pool point, indexed
+                                               by pool index; the same in every round
 ============================  ===============  ===========================================
 
-Every array is a read-only copy backed by immutable bytes.
+Every array is a read-only copy backed by immutable bytes. The per-round student outputs
+are computed together in one pass when the first of them is read; ``initial_pool_embeddings``
+is computed only when it is itself read (methods that need it once per run cache what they
+derive from it). ``device`` names where the harness computes ("cpu", "cuda", "cuda:N"), so
+selection kernels can run there too.
+
+``PoolState.from_arrays`` builds a state from precomputed arrays, without a student (for
+tests and ``run_benchmark.py perf select``).
 """
 from __future__ import annotations
 
@@ -30,7 +40,9 @@ from benchmark.teacher import frozen_array
 from benchmark.train import predict
 
 LAZY_FIELDS = ("student_probs", "student_embeddings", "student_probs_train", "student_embeddings_train",
-               "pool_inputs")
+               "pool_inputs", "initial_pool_embeddings")
+# Fields computed only when read themselves, not together with the per-round outputs.
+_ON_READ_FIELDS = frozenset({"initial_pool_embeddings"})
 
 
 class StateAccessError(AttributeError):
@@ -41,12 +53,13 @@ class StudentFeatures:
     """Computes the lazy fields from the current student and the unlabeled/train inputs only."""
 
     def __init__(self, model: torch.nn.Module, x_pool: Any, unlabeled: np.ndarray, x_train: Any,
-                 device: torch.device) -> None:
+                 device: torch.device, initial_model: torch.nn.Module | None = None) -> None:
         self._model = model
         self._x_pool = x_pool
         self._unlabeled = unlabeled
         self._x_train = x_train
         self._device = device
+        self._initial_model = initial_model
 
     def compute(self, names: set[str]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
@@ -61,7 +74,27 @@ class StudentFeatures:
         if "pool_inputs" in names:
             x = self._x_pool[self._unlabeled]
             out["pool_inputs"] = x.cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+        if "initial_pool_embeddings" in names:
+            if self._initial_model is None:
+                raise StateAccessError("PoolState field 'initial_pool_embeddings' has no round-0 student to "
+                                       "compute it from")
+            out["initial_pool_embeddings"] = predict(self._initial_model, self._x_pool, self._device,
+                                                     embeddings=True)[1]
         return out
+
+
+class PrecomputedFeatures:
+    """Serves lazy fields from given arrays (``PoolState.from_arrays``); no student involved."""
+
+    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+        self._arrays = arrays
+
+    def compute(self, names: set[str]) -> dict[str, np.ndarray]:
+        missing = sorted(set(names) - set(self._arrays))
+        if missing:
+            raise StateAccessError(f"PoolState field {missing[0]!r} was not given to PoolState.from_arrays; "
+                                   f"given: {sorted(self._arrays)}")
+        return {k: self._arrays[k] for k in names}
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,7 +113,8 @@ class PoolState:
     queried_soft_labels: np.ndarray
     validation_teacher_error: float
     requires: frozenset[str] = frozenset()
-    _features: StudentFeatures | None = field(default=None, repr=False)
+    _features: StudentFeatures | PrecomputedFeatures | None = field(default=None, repr=False)
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         for name in ("labeled", "labeled_y", "unlabeled", "queried", "queried_soft_labels"):
@@ -102,13 +136,38 @@ class PoolState:
             feats = object.__getattribute__(self, "_features")
             if feats is None:
                 raise StateAccessError(f"PoolState field {name!r} has no student to compute it from")
-            wanted = set(self.requires) - set(cache)
+            wanted = {name} if name in _ON_READ_FIELDS else set(self.requires) - set(cache) - _ON_READ_FIELDS
             cache.update({k: frozen_array(v) for k, v in feats.compute(wanted).items()})
         return cache[name]
 
     @property
     def n_unlabeled(self) -> int:
         return len(self.unlabeled)
+
+    @classmethod
+    def from_arrays(cls, *, num_classes: int, unlabeled: np.ndarray, labeled_y: np.ndarray,
+                    pool_size: int | None = None, queried: np.ndarray | None = None,
+                    queried_soft_labels: np.ndarray | None = None, validation_teacher_error: float = 0.0,
+                    round: int = 1, budget_left: int | None = None, device: str = "cpu",
+                    **arrays: np.ndarray) -> "PoolState":
+        """A state whose lazy fields are the given ``arrays`` (keyword = field name, shapes as in
+        the table above); ``requires`` is the set of fields given. No student is involved."""
+        unknown = sorted(set(arrays) - set(LAZY_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown PoolState field {unknown[0]!r}; valid: {list(LAZY_FIELDS)}")
+        unlabeled = np.asarray(unlabeled, dtype=np.int64)
+        queried = np.zeros(0, np.int64) if queried is None else np.asarray(queried, dtype=np.int64)
+        if queried_soft_labels is None:
+            queried_soft_labels = np.zeros((len(queried), num_classes), np.float32)
+        if pool_size is None:
+            pool_size = int(max(unlabeled.max(initial=-1), queried.max(initial=-1)) + 1)
+        state = cls(round=round, budget_left=len(unlabeled) if budget_left is None else budget_left,
+                    num_classes=num_classes, pool_size=pool_size, labeled=np.arange(len(labeled_y)),
+                    labeled_y=labeled_y, unlabeled=unlabeled, queried=queried,
+                    queried_soft_labels=queried_soft_labels, validation_teacher_error=validation_teacher_error,
+                    requires=frozenset(arrays), device=device,
+                    _features=PrecomputedFeatures({k: frozen_array(v) for k, v in arrays.items()}))
+        return state
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,5 +1,9 @@
 """The teacher: trained once per (task, seed, teacher spec), its outputs cached on disk,
 and the ``TeacherOracle``, the query ledger that releases soft labels only when paid for.
+
+The teacher's weights are cached next to its outputs, so that a method that queries new
+inputs built from pool points (mixup) can be answered by the same teacher
+(``load_teacher_model``); the ledger counts those queries like any other.
 """
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Callable
+
+from torch import nn
 
 import numpy as np
 import torch
@@ -25,7 +31,14 @@ class OracleError(ValueError):
 
 
 def frozen_array(a: np.ndarray) -> np.ndarray:
-    """A read-only copy backed by immutable bytes, so ``setflags(write=True)`` cannot undo it."""
+    """A read-only copy backed by immutable bytes, so ``setflags(write=True)`` cannot undo it.
+    An array that already is one is returned as it is (no second copy)."""
+    if isinstance(a, np.ndarray) and a.flags.c_contiguous and not a.flags.writeable:
+        root = a
+        while isinstance(root, np.ndarray):
+            root = root.base
+        if isinstance(root, bytes):
+            return a
     a = np.ascontiguousarray(a)
     return np.frombuffer(a.tobytes(), dtype=a.dtype).reshape(a.shape)
 
@@ -34,16 +47,21 @@ class TeacherOracle:
     """Holds the teacher's soft labels on the pool; answers ``query(indices)`` only.
 
     ``budget`` is the total number of queries allowed in the run. Every answered index is
-    counted; a refused query changes nothing.
+    counted; a refused query changes nothing. ``answer_inputs`` (optional) runs the teacher on
+    new inputs, (k, ...) -> (k, C) probabilities; it is used only for queries on inputs built
+    from the queried pool points (see ``query``).
     """
 
-    def __init__(self, pool_probs: np.ndarray, budget: int) -> None:
+    def __init__(self, pool_probs: np.ndarray, budget: int,
+                 answer_inputs: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         if budget < 0:
             raise OracleError(f"budget must be >= 0, got {budget}")
         self.__probs = frozen_array(np.asarray(pool_probs, dtype=np.float32))
         self.__queried = np.zeros(len(pool_probs), dtype=bool)
         self.__order: list[np.ndarray] = []
         self.__count = 0
+        self.__input_count = 0
+        self.__answer = answer_inputs
         self.budget = int(budget)
 
     @property
@@ -56,6 +74,11 @@ class TeacherOracle:
         return self.__count
 
     @property
+    def n_input_queries(self) -> int:
+        """How many of the answered queries were on new inputs rather than pool points."""
+        return self.__input_count
+
+    @property
     def budget_left(self) -> int:
         return self.budget - self.__count
 
@@ -66,8 +89,14 @@ class TeacherOracle:
     def unqueried(self) -> np.ndarray:
         return np.flatnonzero(~self.__queried)
 
-    def query(self, indices: np.ndarray | list[int]) -> np.ndarray:
-        """Pay for and return the teacher's soft labels (b, C) on pool ``indices`` (b,)."""
+    def query(self, indices: np.ndarray | list[int], inputs: np.ndarray | None = None,
+              use_inputs: np.ndarray | None = None) -> np.ndarray:
+        """Pay for and return the teacher's soft labels (b, C) on pool ``indices`` (b,).
+
+        With ``inputs`` (b, ...) and ``use_inputs`` (b,) bool, each row where ``use_inputs`` is
+        True is answered by running the teacher on ``inputs[row]`` (an input built from that pool
+        point, e.g. a mixup) instead of on the pool point. Either way every index is consumed
+        and counted once; the checks below run before the teacher is asked anything."""
         idx = np.asarray(indices)
         if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
             raise OracleError(f"query indices must be a 1-D integer array, got dtype {idx.dtype} shape {idx.shape}")
@@ -84,10 +113,30 @@ class TeacherOracle:
         if self.__count + len(idx) > self.budget:
             raise OracleError(f"query of {len(idx)} points exceeds the budget: {self.__count} of "
                               f"{self.budget} queries already used")
+        out = self.__probs[idx].copy()
+        n_new = 0
+        if use_inputs is not None:
+            mask = np.asarray(use_inputs)
+            if mask.shape != idx.shape or mask.dtype != bool:
+                raise OracleError(f"use_inputs must be a bool array of shape {idx.shape}, got dtype {mask.dtype} "
+                                  f"shape {mask.shape}")
+            n_new = int(mask.sum())
+            if n_new:
+                if self.__answer is None:
+                    raise OracleError("this oracle cannot answer new inputs: it was built without a teacher model")
+                if inputs is None or len(inputs) != len(idx):
+                    raise OracleError(f"inputs must have one row per query index ({len(idx)}), got "
+                                      f"{None if inputs is None else len(inputs)}")
+                ans = np.asarray(self.__answer(np.asarray(inputs)[mask]), dtype=np.float32)
+                if ans.shape != (n_new, out.shape[1]):
+                    raise OracleError(f"the teacher answered shape {ans.shape} for {n_new} inputs; "
+                                      f"expected ({n_new}, {out.shape[1]})")
+                out[mask] = ans
         self.__queried[idx] = True
         self.__order.append(idx.copy())
         self.__count += len(idx)
-        return self.__probs[idx].copy()
+        self.__input_count += n_new
+        return out
 
 
 @dataclass(frozen=True)
@@ -108,17 +157,14 @@ def teacher_key(task: TaskConfig, data: LoadedData, splits: Splits, seed: int) -
                         "seed": seed, "format": 1})
 
 
-def get_teacher(task: TaskConfig, data: LoadedData, splits: Splits, seed: int, device: torch.device,
-                log: Callable[[str], None] = lambda s: None) -> TeacherOutputs:
-    """Load the cached teacher outputs, or train the teacher and cache them (atomically)."""
-    key = teacher_key(task, data, splits, seed)
-    path = paths.cache_dir("teachers") / f"{task.name}-{key}.npz"
-    if path.exists():
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                return TeacherOutputs(z["pool"], z["validation"], z["test"], key)
-        except Exception:  # a damaged cache entry is retrained, never trusted
-            pass
+def _teacher_paths(task: TaskConfig, key: str):
+    stem = paths.cache_dir("teachers") / f"{task.name}-{key}"
+    return stem.with_suffix(".npz"), stem.with_suffix(".pt")
+
+
+def _train_teacher(task: TaskConfig, data: LoadedData, splits: Splits, seed: int, device: torch.device,
+                   log: Callable[[str], None]) -> nn.Module:
+    """Train the teacher (deterministic on CPU for a given seed) and cache its weights."""
     spec = task.teacher
     split = "labeled" if spec.train_on == "labeled" else "teacher"
     x, y = splits.xy(data, split)
@@ -127,8 +173,42 @@ def get_teacher(task: TaskConfig, data: LoadedData, splits: Splits, seed: int, d
                       derive_seed(seed, task.name, "teacher-init"))
     fit(model, make_train_set(x, y, None, None, data.num_classes, spec.train, device), spec.train,
         derive_seed(seed, task.name, "teacher-train"), device)
+    _, pt = _teacher_paths(task, teacher_key(task, data, splits, seed))
+    tmp = pt.with_name(f"{pt.stem}.{os.getpid()}.tmp.pt")
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
+    tmp.replace(pt)
+    return model
+
+
+def get_teacher(task: TaskConfig, data: LoadedData, splits: Splits, seed: int, device: torch.device,
+                log: Callable[[str], None] = lambda s: None) -> TeacherOutputs:
+    """Load the cached teacher outputs, or train the teacher and cache them (atomically)."""
+    key = teacher_key(task, data, splits, seed)
+    path, _ = _teacher_paths(task, key)
+    if path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return TeacherOutputs(z["pool"], z["validation"], z["test"], key)
+        except Exception:  # a damaged cache entry is retrained, never trusted
+            pass
+    model = _train_teacher(task, data, splits, seed, device, log)
     outs = {name: predict(model, splits.xy(data, name)[0], device)[0] for name in ("pool", "validation", "test")}
     tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
     np.savez(tmp, **outs)
     tmp.replace(path)
     return TeacherOutputs(outs["pool"], outs["validation"], outs["test"], key)
+
+
+def load_teacher_model(task: TaskConfig, data: LoadedData, splits: Splits, seed: int, device: torch.device,
+                       log: Callable[[str], None] = lambda s: None) -> nn.Module:
+    """The teacher model itself (eval mode, on ``device``): from its cached weights, or trained
+    again exactly as ``get_teacher`` trains it when the weights are not cached."""
+    _, pt = _teacher_paths(task, teacher_key(task, data, splits, seed))
+    if pt.exists():
+        try:
+            model = build_model(task.teacher.model, data.input_shape, data.num_classes)
+            model.load_state_dict(torch.load(pt, map_location="cpu", weights_only=True))
+            return model.to(device).eval()
+        except Exception:  # damaged or stale weights are retrained, never trusted
+            pass
+    return _train_teacher(task, data, splits, seed, device, log).to(device).eval()

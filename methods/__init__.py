@@ -1,6 +1,8 @@
 """Acquisition methods. Importing this package registers every built-in method in
 ``benchmark.registry.METHODS``; one module per family."""
-from methods.base import AcquisitionMethod, BudgetError, MethodError, ScoreMethod
-from methods import rad, random_sampling, uncertainty  # noqa: F401  (registration)
+from methods.base import AcquisitionMethod, BudgetError, MethodError, MixupPlan, ScoreMethod
+from methods import random_sampling, uncertainty  # noqa: F401  (registration)
+from methods import rad  # noqa: F401  (registration)
+from methods import badge, cluster_margin, coreset, oracle, pcoreset, unixkd  # noqa: F401  (registration)
 
-__all__ = ["AcquisitionMethod", "ScoreMethod", "BudgetError", "MethodError"]
+__all__ = ["AcquisitionMethod", "ScoreMethod", "BudgetError", "MethodError", "MixupPlan"]

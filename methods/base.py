@@ -5,10 +5,18 @@ validates the budget, calls the method's ``select_positions`` (or, for score-bas
 ``score`` plus the shared seeded top-k), checks the answer, and maps positions in
 ``state.unlabeled`` to pool indices. Diagnostics a method records with ``self.log(...)``
 land in the RoundRecord's ``method`` section.
+
+A method may ask for mixed queries with ``self.mix(partners, weights)`` inside
+``select_positions`` (``unixkd``'s mixup option). ``select`` then also sets ``mixup_``, a
+``MixupPlan``: the harness queries the teacher on the inputs
+``(1 - w_j) x[i_j] + w_j x[partner_j]`` instead of on the pool points ``i_j``, counts each as
+one query, and trains on those inputs with the teacher's answers. The method never sees
+those answers before they are paid for: it only names indices, partners and weights.
 """
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -31,6 +39,21 @@ def check_budget(budget: Any, n_unlabeled: int) -> int:
     if budget > n_unlabeled:
         raise BudgetError(f"budget {budget} exceeds the {n_unlabeled} unqueried pool points")
     return int(budget)
+
+
+@dataclass(frozen=True)
+class MixupPlan:
+    """Mixed queries of one round, aligned with the selected pool indices i (b,):
+    ``partners`` (b,) int64 pool indices and ``weights`` (b,) float64 in [0, 1]. Query j is the
+    input (1 - weights[j]) * x[i_j] + weights[j] * x[partners[j]]; weight 0 is a plain query."""
+
+    partners: np.ndarray
+    weights: np.ndarray
+
+    @property
+    def mixed(self) -> np.ndarray:
+        """(b,) bool: which queries are mixed inputs rather than pool points."""
+        return self.weights > 0
 
 
 class AcquisitionMethod:
@@ -61,14 +84,40 @@ class AcquisitionMethod:
         """Raise ``ConfigError`` on an invalid hyper-parameter; called before a run starts."""
 
     def log(self, **diagnostics: Any) -> None:
-        """Record per-round diagnostics (JSON-serialisable values)."""
+        """Record per-round diagnostics (JSON-serialisable values). The key ``mixup`` is reserved
+        for the harness's record of mixed queries."""
+        if "mixup" in diagnostics:
+            raise MethodError(f"method {self.name!r}: the diagnostics key 'mixup' is reserved; use self.mix(...)")
         self.diagnostics_.update(diagnostics)
+
+    def mix(self, partners: np.ndarray, weights: np.ndarray) -> None:
+        """Ask for mixed queries this round. ``partners`` (b,) are positions into
+        ``state.unlabeled`` and ``weights`` (b,) in [0, 1], both aligned with the positions
+        ``select_positions`` returns (see ``MixupPlan``)."""
+        self._mix = (np.asarray(partners), np.asarray(weights, dtype=np.float64))
+
+    def _mixup_plan(self, state: PoolState, budget: int) -> MixupPlan | None:
+        if self._mix is None:
+            return None
+        partners, weights = self._mix
+        n = state.n_unlabeled
+        if partners.shape != (budget,) or (partners.size and not np.issubdtype(partners.dtype, np.integer)):
+            raise MethodError(f"method {self.name!r} mixed with partners of shape {partners.shape} dtype "
+                              f"{partners.dtype}; expected ({budget},) integers")
+        if partners.size and (partners.min() < 0 or partners.max() >= n):
+            raise MethodError(f"method {self.name!r} mixed with a partner position outside [0, {n})")
+        if weights.shape != (budget,) or not np.all((weights >= 0) & (weights <= 1)):
+            raise MethodError(f"method {self.name!r} mixed with weights of shape {weights.shape} outside [0, 1]; "
+                              f"expected ({budget},) values in [0, 1]")
+        return MixupPlan(state.unlabeled[partners].astype(np.int64), weights.copy())
 
     def select(self, state: PoolState, budget: int, rng: np.random.Generator, privileged: Any = None) -> np.ndarray:
         """(budget,) distinct pool indices from ``state.unlabeled``. ``privileged`` carries hidden
         information and is passed only to methods with ``privileged = True``."""
         budget = check_budget(budget, state.n_unlabeled)
         self.diagnostics_: dict[str, Any] = {}
+        self._mix: tuple[np.ndarray, np.ndarray] | None = None
+        self.mixup_: MixupPlan | None = None
         if self.privileged:
             pos = self.select_positions(state, budget, rng, privileged)
         else:
@@ -82,6 +131,7 @@ class AcquisitionMethod:
             raise MethodError(f"method {self.name!r} returned a position outside [0, {n})")
         if len(np.unique(pos)) != budget:
             raise MethodError(f"method {self.name!r} returned duplicate positions")
+        self.mixup_ = self._mixup_plan(state, budget)
         return state.unlabeled[pos].astype(np.int64)
 
     def select_positions(self, state: PoolState, budget: int, rng: np.random.Generator, *args: Any) -> np.ndarray:

@@ -43,7 +43,7 @@ def fast_task():
 
 def make_state(n_pool: int = 60, n_labeled: int = 10, n_queried: int = 6, num_classes: int = 4, seed: int = 0,
                requires=frozenset({"student_probs", "student_embeddings", "student_probs_train",
-                                   "student_embeddings_train", "pool_inputs"}),
+                                   "student_embeddings_train", "pool_inputs", "initial_pool_embeddings"}),
                round: int = 1):
     """A PoolState over synthetic 1x4x4 inputs with a real (untrained, seeded) MLP student.
 
@@ -64,6 +64,7 @@ def make_state(n_pool: int = 60, n_labeled: int = 10, n_queried: int = 6, num_cl
     unlabeled = np.setdiff1d(np.arange(n_pool), queried)
     torch.manual_seed(seed)
     student = build_model(ModelSpec("mlp", {"hidden": [8]}), (1, 4, 4), num_classes)
+    initial = build_model(ModelSpec("mlp", {"hidden": [8]}), (1, 4, 4), num_classes)  # the round-0 student
     x_train = np.concatenate([x_lab, x_pool[queried]])
     state = PoolState(
         round=round, budget_left=len(unlabeled), num_classes=num_classes, pool_size=n_pool,
@@ -71,7 +72,7 @@ def make_state(n_pool: int = 60, n_labeled: int = 10, n_queried: int = 6, num_cl
         queried_soft_labels=teacher[queried].astype(np.float32), validation_teacher_error=0.2,
         requires=frozenset(requires),
         _features=StudentFeatures(student, torch.from_numpy(x_pool), unlabeled, torch.from_numpy(x_train),
-                                  torch.device("cpu")))
+                                  torch.device("cpu"), initial_model=initial))
     return state, {"pool_labels": pool_labels, "teacher_probs": teacher.astype(np.float32)}
 
 

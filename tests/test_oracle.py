@@ -67,3 +67,59 @@ def test_returned_labels_are_copies():
     out = o.query([0])
     out[:] = 0
     assert o.query([1]).sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def _input_oracle(budget=8):
+    calls = []
+
+    def teacher(x):
+        calls.append(np.array(x, copy=True))
+        return np.tile(np.array([[0.2, 0.3, 0.5]], np.float32), (len(x), 1))
+
+    probs = np.random.default_rng(0).dirichlet(np.ones(3), 20).astype(np.float32)
+    return TeacherOracle(probs, budget, answer_inputs=teacher), probs, calls
+
+
+def test_query_on_new_inputs_is_answered_by_the_teacher_and_counted_once():
+    o, probs, calls = _input_oracle()
+    x = np.arange(12, dtype=np.float32).reshape(3, 4) + 1
+    out = o.query(np.array([5, 2, 9]), inputs=x, use_inputs=np.array([True, False, True]))
+    np.testing.assert_array_equal(calls[0], x[[0, 2]])  # only the mixed rows go to the teacher
+    np.testing.assert_allclose(out[[0, 2]], [[0.2, 0.3, 0.5]] * 2)
+    np.testing.assert_array_equal(out[1], probs[2])
+    assert o.n_queries == 3 and o.n_input_queries == 2 and o.budget_left == 5
+    np.testing.assert_array_equal(o.queried(), [5, 2, 9])
+    with pytest.raises(OracleError, match="index 5 was already queried"):
+        o.query([5], inputs=x[:1], use_inputs=np.array([True]))
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    ({"indices": [1, 1], "use_inputs": np.array([True, True])}, "duplicate query index 1"),
+    ({"indices": [1, 2], "use_inputs": np.array([1, 0])}, "use_inputs must be a bool array"),
+    ({"indices": [1, 2], "use_inputs": np.array([True, False]), "inputs": np.ones((1, 4), np.float32)},
+     "inputs must have one row per query index"),
+])
+def test_refused_input_queries_change_nothing_and_never_ask_the_teacher(kwargs, msg):
+    o, _, calls = _input_oracle()
+    kwargs = {"inputs": np.ones((2, 4), np.float32), **kwargs}
+    with pytest.raises(OracleError, match=msg):
+        o.query(**kwargs)
+    assert calls == [] and o.n_queries == 0 and len(o.unqueried()) == 20
+
+
+def test_over_budget_input_query_never_asks_the_teacher():
+    o, _, calls = _input_oracle(budget=1)
+    with pytest.raises(OracleError, match="exceeds the budget"):
+        o.query([1, 2], inputs=np.ones((2, 4), np.float32), use_inputs=np.array([True, True]))
+    assert calls == [] and o.n_queries == 0
+
+
+def test_input_queries_need_a_teacher_and_a_well_shaped_answer():
+    o, _ = _oracle()
+    with pytest.raises(OracleError, match="without a teacher model"):
+        o.query([1], inputs=np.ones((1, 4), np.float32), use_inputs=np.array([True]))
+    assert o.n_queries == 0
+    bad = TeacherOracle(np.full((5, 3), 1 / 3, np.float32), 5, answer_inputs=lambda x: np.ones((len(x), 2)))
+    with pytest.raises(OracleError, match=r"the teacher answered shape \(1, 2\) for 1 inputs; expected \(1, 3\)"):
+        bad.query([0], inputs=np.ones((1, 4), np.float32), use_inputs=np.array([True]))
+    assert bad.n_queries == 0 and len(bad.unqueried()) == 5
