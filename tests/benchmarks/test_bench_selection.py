@@ -19,7 +19,7 @@ from benchmark.perf import PeakMemory, measure_select, synthetic_state
 from benchmark.registry import METHODS
 from methods.cluster_margin import average_linkage_clusters
 
-SCORE_METHODS = ["margin", "entropy"]
+SCORE_METHODS = ["margin", "entropy", "rad"]
 
 
 def _median(benchmark):
