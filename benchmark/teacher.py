@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from benchmark import paths
-from benchmark.config import TaskConfig, stable_hash
+from benchmark.config import TaskConfig, spec_dict, stable_hash
 from benchmark.data.base import LoadedData
 from benchmark.data.splits import Splits
 from benchmark.models import build_model
@@ -104,7 +104,7 @@ class TeacherOutputs:
 
 
 def teacher_key(task: TaskConfig, data: LoadedData, splits: Splits, seed: int) -> str:
-    return stable_hash({"teacher": dataclasses.asdict(task.teacher), "data": data.fingerprint, "splits": splits.fingerprint(),
+    return stable_hash({"teacher": spec_dict(task.teacher), "data": data.fingerprint, "splits": splits.fingerprint(),
                         "seed": seed, "format": 1})
 
 
