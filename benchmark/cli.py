@@ -17,6 +17,8 @@ EPILOG = """examples:
   python run_benchmark.py run --tasks digits --methods margin,random --seeds 0,1 --rounds 3
   python run_benchmark.py report --out results/runs       # tables and plots from stored records
   python run_benchmark.py list methods
+  python run_benchmark.py run --suite cpu-text --data-dir ../shared/data   # folder of movie_review_snippets.csv
+  python run_benchmark.py perf train                      # training throughput of every model (samples/s)
 """
 
 
@@ -62,6 +64,13 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=_seeds, help="comma-separated seeds or a range, e.g. 0,1,2 or 0-4")
     p.add_argument("--rounds", type=_positive_int, help="override the number of query rounds of every task")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
+    p.add_argument("--data-dir", type=Path,
+                   help="folder that relative data-file paths in task YAMLs are resolved against, e.g. the folder "
+                        "holding movie_review_snippets.csv (default: $AKD_BENCH_DATA_DIR, else the working directory)")
+    p.add_argument("--compile", action="store_true",
+                   help="wrap models in torch.compile on CUDA (faster long runs; the first round pays the compile)")
+    p.add_argument("--threads", type=_positive_int,
+                   help="CPU threads for torch (default: every core available, unless OMP_NUM_THREADS is set)")
     _add_out(p)
     p.add_argument("--fresh", action="store_true",
                    help="start every run of the grid over; an existing run file is kept as <file>.bak")
@@ -89,15 +98,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_out(p_rep)
     p_rep.add_argument("--suite", help="report only this suite (default: every suite under --out)")
 
-    p_perf = sub.add_parser("perf", help="measure performance: `perf quick` times the quick suite end to end")
-    p_perf.add_argument("what", choices=["quick"])
+    p_perf = sub.add_parser("perf", help="measure performance: `perf quick` times the quick suite end to end; "
+                                         "`perf train` reports training throughput (samples/s) of every model")
+    p_perf.add_argument("what", choices=["quick", "train"])
     p_perf.add_argument("--json", type=Path, help="also write the measurement to this JSON file")
+    p_perf.add_argument("--device", default="cpu", help="perf train: cpu, cuda or auto (default: cpu)")
+    p_perf.add_argument("--models", type=_csv, help="perf train: only these models (comma-separated)")
+    p_perf.add_argument("--scale", type=float, default=1.0, help="perf train: multiply the example counts")
     return parser
 
 
 def _cmd_run(args: argparse.Namespace, report: bool) -> int:
-    from benchmark.runner import build_grid, run_grid
+    import os
 
+    from benchmark.runner import build_grid, run_grid
+    from benchmark.train import RUNTIME
+
+    if args.data_dir is not None:
+        os.environ["AKD_BENCH_DATA_DIR"] = str(args.data_dir.expanduser().resolve())
+    if args.threads is not None:
+        os.environ["AKD_BENCH_THREADS"] = str(args.threads)
+    RUNTIME.compile = bool(args.compile)
     suite = args.suite
     if suite is None and not (args.tasks or args.methods or args.seeds):
         suite = "quick"
@@ -171,6 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "list":
             return _cmd_list(args.what)
         if args.command == "perf":
+            if args.what == "train":
+                from benchmark.perf_train import perf_train
+
+                return perf_train(args.json, device=args.device, models=args.models, scale=args.scale)
             from benchmark.perf import perf_quick
 
             return perf_quick(args.json)

@@ -146,7 +146,7 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
     x_pool_t = torch.from_numpy(x_pool)
 
     def build() -> torch.nn.Module:
-        return build_model(task.student, data.input_shape, C)
+        return build_model(task.student, data.input_shape, C, data.meta)
 
     def train_round(r: int, prev: torch.nn.Module | None) -> torch.nn.Module:
         queried = oracle.queried()

@@ -120,13 +120,16 @@ def get_teacher(task: TaskConfig, data: LoadedData, splits: Splits, seed: int, d
         except Exception:  # a damaged cache entry is retrained, never trusted
             pass
     spec = task.teacher
-    split = "labeled" if spec.train_on == "labeled" else "teacher"
-    x, y = splits.xy(data, split)
-    log(f"training teacher {spec.model.name} on {len(y)} {split} examples")
-    model = new_model(lambda: build_model(spec.model, data.input_shape, data.num_classes),
+    model = new_model(lambda: build_model(spec.model, data.input_shape, data.num_classes, data.meta),
                       derive_seed(seed, task.name, "teacher-init"))
-    fit(model, make_train_set(x, y, None, None, data.num_classes, spec.train, device), spec.train,
-        derive_seed(seed, task.name, "teacher-train"), device)
+    if spec.train_on == "none":
+        log(f"using teacher {spec.model.name} as loaded (pretrained, not trained here)")
+    else:
+        split = "labeled" if spec.train_on == "labeled" else "teacher"
+        x, y = splits.xy(data, split)
+        log(f"training teacher {spec.model.name} on {len(y)} {split} examples")
+        fit(model, make_train_set(x, y, None, None, data.num_classes, spec.train, device), spec.train,
+            derive_seed(seed, task.name, "teacher-train"), device)
     outs = {name: predict(model, splits.xy(data, name)[0], device)[0] for name in ("pool", "validation", "test")}
     tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
     np.savez(tmp, **outs)
