@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 
 
-def crop_flip(x: torch.Tensor, padding: int, gen: torch.Generator) -> torch.Tensor:
+def crop_flip(x: torch.Tensor, padding: int, gen: torch.Generator, flip: bool = True) -> torch.Tensor:
     """x: (N, C, H, W) -> (N, C, H, W): each image shifted by a random offset in
-    [-padding, padding]^2 (zero fill) and flipped left-right with probability 1/2.
+    [-padding, padding]^2 (zero fill) and, if ``flip``, mirrored left-right with probability 1/2.
     ``gen`` lives on x's device; the result is deterministic for a given generator state."""
     n, c, h, w = x.shape
     if padding > 0:
@@ -23,5 +23,7 @@ def crop_flip(x: torch.Tensor, padding: int, gen: torch.Generator) -> torch.Tens
         n_idx = torch.arange(n, device=x.device)[:, None, None, None]
         c_idx = torch.arange(c, device=x.device)[None, :, None, None]
         x = xp[n_idx, c_idx, rows, cols]
-    flip = torch.rand(n, device=x.device, generator=gen) < 0.5
-    return torch.where(flip[:, None, None, None], x.flip(3), x)
+    if not flip:
+        return x
+    mirror = torch.rand(n, device=x.device, generator=gen) < 0.5
+    return torch.where(mirror[:, None, None, None], x.flip(3), x)

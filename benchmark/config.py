@@ -73,7 +73,8 @@ class TrainRecipe:
     """How a model is trained. ``batch_size: 0`` means full-batch.
 
     ``augment: crop_flip`` applies random crops (zero padding ``crop_padding``) and
-    horizontal flips to image batches, as batched tensor ops on the training device.
+    horizontal flips to image batches, as batched tensor ops on the training device;
+    ``crop`` only crops (for digits, which must not be mirrored).
     ``grad_clip`` > 0 clips the gradient norm (useful for fine-tuning transformers).
 
     The distillation loss (Hinton et al., 2015) over labeled set L and queried set Q is
@@ -91,7 +92,7 @@ class TrainRecipe:
     temperature: float = _check(_positive, default=1.0)
     distill_weight: float = _check(_in_unit_interval, default=0.5)
     warm_start: bool = False
-    augment: Literal["none", "crop_flip"] = _option("none")
+    augment: Literal["none", "crop", "crop_flip"] = _option("none")
     crop_padding: int = _option(4, _at_least(0))
     grad_clip: float = _option(0.0, _at_least(0.0))
 

@@ -3,7 +3,6 @@ and the ``TeacherOracle``, the query ledger that releases soft labels only when 
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Callable

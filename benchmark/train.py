@@ -163,7 +163,7 @@ def fit(model: Classifier, data: TrainSet, recipe: TrainRecipe, seed: int, devic
     opt = _optimizer(model, recipe, device)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, total) if recipe.schedule == "cosine" else None
     gen = torch.Generator(device="cpu").manual_seed(seed)
-    augment = recipe.augment == "crop_flip" and data.x.ndim == 4
+    augment = recipe.augment != "none" and data.x.ndim == 4
     aug_gen = torch.Generator(device=device).manual_seed(seed + 1) if augment else None
     params = [p for p in model.parameters() if p.requires_grad]
     with _fork_rng(device, seed):
@@ -177,7 +177,7 @@ def fit(model: Classifier, data: TrainSet, recipe: TrainRecipe, seed: int, devic
                     x, t, it, w = data.x[idx], data.targets[idx], data.inv_temp[idx], data.weight[idx]
                 x = as_input(x)
                 if augment:
-                    x = crop_flip(x, recipe.crop_padding, aug_gen)
+                    x = crop_flip(x, recipe.crop_padding, aug_gen, flip=recipe.augment == "crop_flip")
                 if mf is not None:
                     x = x.contiguous(memory_format=mf)
                 with _autocast(device):

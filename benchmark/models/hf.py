@@ -28,6 +28,7 @@ def _quiet_transformers() -> None:
     from transformers.utils import logging
 
     logging.set_verbosity_error()
+    logging.disable_progress_bar()
 
 
 def final_linear(model: nn.Module, num_classes: int) -> nn.Linear:
