@@ -100,11 +100,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_perf = sub.add_parser("perf", help="measure performance: `perf quick` times the quick suite end to end; "
                                          "`perf train` reports training throughput (samples/s) of every model")
-    p_perf.add_argument("what", choices=["quick", "train"])
+    p_perf.add_argument("what", choices=["quick", "train", "calibrate"])
     p_perf.add_argument("--json", type=Path, help="also write the measurement to this JSON file")
     p_perf.add_argument("--device", default="cpu", help="perf train: cpu, cuda or auto (default: cpu)")
-    p_perf.add_argument("--models", type=_csv, help="perf train: only these models (comma-separated)")
+    p_perf.add_argument("--models", type=_csv,
+                        help="perf train: only these models; perf calibrate: the methods to run (default margin,random)")
     p_perf.add_argument("--scale", type=float, default=1.0, help="perf train: multiply the example counts")
+    p_perf.add_argument("--suite", default="cpu-vision", help="perf calibrate: the suite to extrapolate")
+    p_perf.add_argument("--seeds", type=_seeds, default=[0], help="perf calibrate: seeds to run (default 0)")
+    p_perf.add_argument("--assume-methods", type=_positive_int,
+                        help="perf calibrate: number of methods of the full grid (default: those registered)")
+    p_perf.add_argument("--data-dir", type=Path, help="folder of local data files (as for run)")
+    p_perf.add_argument("--threads", type=_positive_int, help="CPU threads for torch (as for run)")
     return parser
 
 
@@ -192,10 +199,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "list":
             return _cmd_list(args.what)
         if args.command == "perf":
+            import os
+
+            if args.data_dir is not None:
+                os.environ["AKD_BENCH_DATA_DIR"] = str(args.data_dir.expanduser().resolve())
+            if args.threads is not None:
+                os.environ["AKD_BENCH_THREADS"] = str(args.threads)
             if args.what == "train":
                 from benchmark.perf_train import perf_train
 
                 return perf_train(args.json, device=args.device, models=args.models, scale=args.scale)
+            if args.what == "calibrate":
+                from benchmark.perf import perf_calibrate
+
+                return perf_calibrate(args.suite, args.models or ["margin", "random"], args.seeds,
+                                      args.assume_methods, args.json, device=args.device)
             from benchmark.perf import perf_quick
 
             return perf_quick(args.json)

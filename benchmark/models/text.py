@@ -26,17 +26,23 @@ def _check_text(name: str, input_shape: tuple[int, ...], vocab_size: int | None)
 
 
 class MeanEmbedding(nn.Module):
-    """(N, L) ids with -1 padding -> (N, dim) masked mean of embeddings."""
+    """(N, L) ids with -1 padding -> (N, dim) masked mean of embeddings. With ``buckets``,
+    token ids are hashed into that many rows (the hashing trick of fastText), which shrinks
+    the table, and so the optimizer's work per step, for large vocabularies."""
 
-    def __init__(self, vocab_size: int, dim: int) -> None:
+    def __init__(self, vocab_size: int, dim: int, buckets: int | None = None) -> None:
         super().__init__()
-        self.emb = nn.Embedding(vocab_size, dim)
-        nn.init.normal_(self.emb.weight, std=0.1)
+        self.buckets = int(buckets) if buckets else None
+        self.rows = self.buckets or vocab_size
+        # one extra row for padding, excluded from the mean by padding_idx
+        self.emb = nn.EmbeddingBag(self.rows + 1, dim, mode="mean", padding_idx=self.rows)
+        with torch.no_grad():
+            nn.init.normal_(self.emb.weight, std=0.1)
+            self.emb.weight[self.rows].zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mask = (x >= 0)
-        e = self.emb(x.clamp_min(0)) * mask[..., None]
-        return e.sum(1) / mask.sum(1, keepdim=True).clamp_min(1)
+        ids = (x * 2654435761) % self.buckets if self.buckets else x
+        return self.emb(torch.where(x >= 0, ids, torch.full_like(x, self.rows)))
 
 
 class TextEncoder(nn.Module):
@@ -65,10 +71,12 @@ class TextEncoder(nn.Module):
 
 @register_model("embedding_bag")
 def embedding_bag(input_shape: tuple[int, ...], num_classes: int, vocab_size: int | None = None, dim: int = 64,
-                  hidden: list[int] | tuple[int, ...] = (), dropout: float = 0.0) -> Classifier:
-    """Bag of embeddings -> [Linear -> ReLU] x len(hidden) -> Linear."""
+                  hidden: list[int] | tuple[int, ...] = (), dropout: float = 0.0,
+                  buckets: int | None = None) -> Classifier:
+    """Bag of embeddings (``buckets`` hashed rows, or one row per token) ->
+    [Linear -> ReLU] x len(hidden) -> Linear."""
     v = _check_text("embedding_bag", input_shape, vocab_size)
-    layers: list[nn.Module] = [MeanEmbedding(v, dim)]
+    layers: list[nn.Module] = [MeanEmbedding(v, dim, buckets)]
     width = dim
     for h in hidden:
         layers += [nn.Linear(width, h), nn.ReLU()]
