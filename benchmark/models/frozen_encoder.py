@@ -37,9 +37,10 @@ def row_hashes(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if L > _MULT.shape[1]:
         raise ValueError(f"frozen_encoder: sequences longer than {_MULT.shape[1]} tokens are not supported")
     w = torch.as_tensor(_MULT[:, :L], device=x.device)
-    v = torch.where(x >= 0, x + 1, torch.zeros_like(x))
-    h1 = (v * w[0]).sum(1)
-    h2 = ((v * 0x9E3779B1 + 7) * w[1]).sum(1)
+    mask = x >= 0
+    zero = torch.zeros_like(x)
+    h1 = (torch.where(mask, x + 1, zero) * w[0]).sum(1)
+    h2 = (torch.where(mask, x * 0x9E3779B1 + 7, zero) * w[1]).sum(1)
     return h1 ^ (h1 >> 31), h2 ^ (h2 >> 29)
 
 
