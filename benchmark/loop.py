@@ -144,6 +144,8 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
     oracle = TeacherOracle(teacher.pool_probs, budget=task.rounds * q)
     soft_parts: list[np.ndarray] = [np.zeros((0, C), np.float32)]
     x_pool_t = torch.from_numpy(x_pool)
+    if device.type == "cuda":  # keep the pool resident on the GPU for the per-round passes
+        x_pool_t = x_pool_t.to(device)
 
     def build() -> torch.nn.Module:
         return build_model(task.student, data.input_shape, C, data.meta)

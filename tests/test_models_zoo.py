@@ -101,3 +101,12 @@ def test_new_recipe_options_leave_existing_hashes_unchanged():
     assert "augment" not in d["train"] and "grad_clip" not in d["teacher"]["train"]
     changed = dataclasses.replace(t, train=dataclasses.replace(t.train, augment="crop_flip"))
     assert changed.to_dict()["train"]["augment"] == "crop_flip" and changed.content_hash() != t.content_hash()
+
+
+def test_teacher_used_as_loaded_is_not_trained(fast_task, tmp_path, monkeypatch):
+    from benchmark.config import MethodEntry
+    from benchmark.loop import RunSpec, execute_run
+
+    task = dataclasses.replace(fast_task, rounds=1, teacher=dataclasses.replace(fast_task.teacher, train_on="none"))
+    rec = execute_run(RunSpec("t", task, MethodEntry("random"), 0), tmp_path, CPU)
+    assert rec.teacher["train_on"] == "none" and rec.teacher["validation_error"] > 0.5  # an untrained MLP

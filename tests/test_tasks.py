@@ -202,3 +202,15 @@ def test_hub_column_mapping_on_local_files(name, tmp_path, tiny_tokenizer):
                                                               labeled=n // 6, pool=None),
                                 rounds=1, queries_per_round=1)
     check_splits(d, small)
+
+
+def test_cli_data_dir_option_and_missing_file(tmp_path, capsys, monkeypatch):
+    from benchmark.cli import main
+
+    monkeypatch.setenv("AKD_BENCH_DATA_DIR", "")  # restored afterwards; --data-dir sets it
+
+    rc = main(["run", "--tasks", "movie_snippets", "--methods", "random", "--seeds", "0", "--data-dir", str(tmp_path),
+               "--out", str(tmp_path / "runs"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1
+    assert "movie_review_snippets.csv" in err and str(tmp_path) in err and "--data-dir" in err
