@@ -219,3 +219,16 @@ def test_unlabeled_test_split_is_refused(tmp_path, tiny_tokenizer):
                                                                          "test": str(tmp_path / "te.csv")},
                                            "test_split": "test", "text_column": "text", "tokenizer": tiny_tokenizer}),
                   use_cache=False)
+
+
+@pytest.mark.parametrize("layout", ["chw", "hwc", "hw"])
+def test_image_column_of_nested_arrays(tmp_path, layout):
+    import datasets
+
+    x, y = _images(6, (3, 8, 8), 4)
+    stored = {"chw": x, "hwc": x.transpose(0, 2, 3, 1), "hw": x[:, 0]}[layout]
+    datasets.Dataset.from_dict({"pixels": stored.tolist(), "label": y.tolist()}).to_parquet(str(tmp_path / "a.parquet"))
+    d = load_data(DataSpec("hf_datasets", {"path": "parquet", "data_files": str(tmp_path / "a.parquet"),
+                                           "image_column": "pixels", "storage": "uint8"}), use_cache=False)
+    expected = x[:, :1] if layout == "hw" else x
+    np.testing.assert_array_equal(d.x, expected)

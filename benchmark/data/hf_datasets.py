@@ -72,13 +72,29 @@ def _resolved_files(data_files: Any) -> Any:
     return [str(resolve_data_path(f)) for f in data_files]
 
 
-def _to_image_array(values: Sequence[Any], channels: int | None, size: tuple[int, int] | None) -> np.ndarray:
-    """A column of PIL images, encoded dicts or nested lists -> uint8 (N, C, H, W)."""
+def _decode(v: Any, mode: str, size: tuple[int, int] | None) -> np.ndarray:
+    """One PIL image or encoded {bytes, path} dict -> uint8 (H, W) or (H, W, 3)."""
     from PIL import Image
 
-    first = values[0] if len(values) else None
+    im = v if isinstance(v, Image.Image) else Image.open(io.BytesIO(v["bytes"]) if v.get("bytes") else v["path"])
+    im = im.convert(mode)
+    if size is not None and im.size != (size[1], size[0]):
+        im = im.resize((size[1], size[0]), Image.BILINEAR)
+    return np.asarray(im, dtype=np.uint8)
+
+
+def _to_image_array(ds: Any, column: str, channels: int | None, size: tuple[int, int] | None,
+                    chunk: int = 1024) -> np.ndarray:
+    """An image column (PIL images, encoded dicts, or nested arrays) -> uint8 (N, C, H, W).
+
+    Images are decoded ``chunk`` at a time into one preallocated array, so memory stays at
+    the size of the result (ImageNet's 1.28M images never exist decoded all at once)."""
+    from PIL import Image
+
+    n = len(ds)
+    first = ds[0][column] if n else None
     if first is not None and not isinstance(first, (Image.Image, dict)):
-        arr = np.asarray(values)
+        arr = np.asarray(ds.with_format("numpy")[column])
         if arr.ndim == 3:
             arr = arr[:, None]
         elif arr.ndim == 4 and arr.shape[-1] in (1, 3) and arr.shape[1] not in (1, 3):
@@ -89,22 +105,22 @@ def _to_image_array(values: Sequence[Any], channels: int | None, size: tuple[int
             arr = np.clip(np.rint(arr * (255.0 if arr.max() <= 1.0 else 1.0)), 0, 255).astype(np.uint8)
         return arr
     if channels is None:
-        im0 = first if isinstance(first, Image.Image) else Image.open(io.BytesIO(first["bytes"]))
-        channels = 1 if im0.mode in ("L", "1", "I", "I;16", "F") else 3
+        im0 = first if isinstance(first, Image.Image) else Image.open(io.BytesIO(first["bytes"])) if first else None
+        channels = 1 if im0 is not None and im0.mode in ("L", "1", "I", "I;16", "F") else 3
     mode = "L" if channels == 1 else "RGB"
-    out = None
-    for i, v in enumerate(values):
-        im = v if isinstance(v, Image.Image) else Image.open(io.BytesIO(v["bytes"]) if v.get("bytes") else v["path"])
-        im = im.convert(mode)
-        if size is not None and im.size != (size[1], size[0]):
-            im = im.resize((size[1], size[0]), Image.BILINEAR)
-        a = np.asarray(im, dtype=np.uint8)
-        if out is None:
-            out = np.empty((len(values), channels, *a.shape[:2]), np.uint8)
-        if a.shape[:2] != out.shape[2:]:
-            raise DataError(f"images have different sizes ({a.shape[:2]} vs {out.shape[2:]}); set image_size: [H, W]")
-        out[i] = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
-    return out if out is not None else np.zeros((0, channels, *(size or (1, 1))), np.uint8)
+    if n == 0:
+        return np.zeros((0, channels, *(size or (1, 1))), np.uint8)
+    a0 = _decode(first, mode, size)
+    out = np.empty((n, channels, *a0.shape[:2]), np.uint8)
+    i = 0
+    for batch in ds.select_columns([column]).iter(batch_size=chunk):
+        for v in batch[column]:
+            a = _decode(v, mode, size)
+            if a.shape[:2] != out.shape[2:]:
+                raise DataError(f"images have different sizes ({a.shape[:2]} vs {out.shape[2:]}); set image_size: [H, W]")
+            out[i] = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+            i += 1
+    return out
 
 
 def _tokenize(texts: list[str], tokenizer: Any, max_length: int) -> np.ndarray:
@@ -205,7 +221,7 @@ def load_hf_dataset(path: str, name: str | None = None, data_files: Any = None, 
 
     meta: dict[str, Any] = {}
     if image_column is not None:
-        xs = {s: _to_image_array(dd[s][image_column], channels, size) for s in splits}
+        xs = {s: _to_image_array(dd[s], image_column, channels, size) for s in splits}
         if storage == "float32":
             xs = {s: a.astype(np.float32) / np.float32(255.0) for s, a in xs.items()}
         meta["modality"] = "image"
