@@ -172,6 +172,7 @@ def load_hf_dataset(path: str, name: str | None = None, data_files: Any = None, 
     size = None if image_size is None else ((image_size, image_size) if isinstance(image_size, int) else tuple(image_size))
     import datasets
 
+    datasets.disable_progress_bars()  # the harness shows its own progress
     local = _is_local(path) or data_files is not None or data_dir is not None
     kwargs: dict[str, Any] = {}
     if local:
