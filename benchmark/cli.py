@@ -21,6 +21,8 @@ EPILOG = """examples:
   python run_benchmark.py reproduce --suite ci --update-reference        # regenerate that reference
   python run_benchmark.py list methods
   python run_benchmark.py perf select --method coreset --n 50000 --dim 512 --budget 1000 --initial 1000
+  python run_benchmark.py run --suite cpu-text --data-dir ../shared/data   # folder of movie_review_snippets.csv
+  python run_benchmark.py perf train                      # training throughput of every model (samples/s)
 """
 
 
@@ -77,6 +79,13 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=_seeds, help="comma-separated seeds or a range, e.g. 0,1,2 or 0-4")
     p.add_argument("--rounds", type=_positive_int, help="override the number of query rounds of every task")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
+    p.add_argument("--data-dir", type=Path,
+                   help="folder that relative data-file paths in task YAMLs are resolved against, e.g. the folder "
+                        "holding movie_review_snippets.csv (default: $AKD_BENCH_DATA_DIR, else the working directory)")
+    p.add_argument("--compile", action="store_true",
+                   help="wrap models in torch.compile on CUDA (faster long runs; the first round pays the compile)")
+    p.add_argument("--threads", type=_positive_int,
+                   help="CPU threads for torch (default: every core available, unless OMP_NUM_THREADS is set)")
     _add_out(p)
     p.add_argument("--fresh", action="store_true",
                    help="start every run of the grid over; an existing run file is kept as <file>.bak")
@@ -170,26 +179,52 @@ def build_parser() -> argparse.ArgumentParser:
     p_rpr.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     _add_compare_args(p_rpr)
 
-    p_perf = sub.add_parser("perf", help="measure performance: `perf quick` times the quick suite end to end; "
-                                         "`perf select` times one selection of a method on synthetic inputs")
-    p_perf.add_argument("what", choices=["quick", "select"])
-    p_perf.add_argument("--json", type=Path, help="also write the measurement to this JSON file")
-    sel = p_perf.add_argument_group("perf select")
-    sel.add_argument("--method", help="registered method to time (see `list methods`)")
-    sel.add_argument("--n", type=_positive_int, default=10_000, help="unqueried pool points (default: %(default)s)")
-    sel.add_argument("--dim", type=_positive_int, default=512, help="embedding dimension (default: %(default)s)")
-    sel.add_argument("--classes", type=_positive_int, default=10, help="number of classes (default: %(default)s)")
-    sel.add_argument("--budget", type=_positive_int, default=1000, help="points to select (default: %(default)s)")
-    sel.add_argument("--initial", type=_non_negative_int, default=1000,
-                     help="labeled points, the initial centers of the k-center methods (default: %(default)s)")
-    sel.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
-    sel.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the synthetic inputs and the selection")
+    p_perf = sub.add_parser("perf", help="measure performance (quick, select, train, calibrate)")
+    perf_sub = p_perf.add_subparsers(dest="what", metavar="{quick,select,train,calibrate}", required=True)
+    pq = perf_sub.add_parser("quick", help="time the whole quick suite and its report, on an empty cache")
+    pq.add_argument("--json", type=Path, help="also write the measurement to this JSON file")
+    ps = perf_sub.add_parser("select", help="time one selection of a method on synthetic inputs; prints one JSON "
+                                            "line with seconds and peak_mb (extra resident memory)")
+    ps.add_argument("--method", required=True, help="registered method to time (see `list methods`)")
+    ps.add_argument("--n", type=_positive_int, default=10_000, help="unqueried pool points (default: %(default)s)")
+    ps.add_argument("--dim", type=_positive_int, default=512, help="embedding dimension (default: %(default)s)")
+    ps.add_argument("--classes", type=_positive_int, default=10, help="number of classes (default: %(default)s)")
+    ps.add_argument("--budget", type=_positive_int, default=1000, help="points to select (default: %(default)s)")
+    ps.add_argument("--initial", type=_non_negative_int, default=1000,
+                    help="labeled points, the initial centers of the k-center methods (default: %(default)s)")
+    ps.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
+    ps.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the synthetic inputs and the selection")
+    ps.add_argument("--json", type=Path, help="also write the measurement to this JSON file")
+    pt = perf_sub.add_parser("train", help="training throughput (samples/s) of every registered model")
+    pt.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    pt.add_argument("--models", type=_csv, help="only these models (default: all)")
+    pt.add_argument("--scale", type=float, default=1.0, help="multiply the example counts (default: 1)")
+    pt.add_argument("--threads", type=_positive_int, help="CPU threads for torch")
+    pt.add_argument("--json", type=Path, help="also write the measurement to this JSON file")
+    pc = perf_sub.add_parser("calibrate", help="run a few runs of a suite and extrapolate the whole suite's time")
+    pc.add_argument("--suite", default="cpu-vision", help="the suite to extrapolate (default: %(default)s)")
+    pc.add_argument("--methods", type=_csv, default=["margin", "random"], help="methods to run (default: margin,random)")
+    pc.add_argument("--seeds", type=_seeds, default=[0], help="seeds to run (default: 0)")
+    pc.add_argument("--assume-methods", type=_positive_int,
+                    help="number of methods of the full grid (default: those the suite runs)")
+    pc.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    pc.add_argument("--data-dir", type=Path, help="folder of local data files (as for run)")
+    pc.add_argument("--threads", type=_positive_int, help="CPU threads for torch (as for run)")
+    pc.add_argument("--json", type=Path, help="also write the measurement to this JSON file")
     return parser
 
 
 def _cmd_run(args: argparse.Namespace, report: bool) -> int:
-    from benchmark.runner import build_grid, run_grid
+    import os
 
+    from benchmark.runner import build_grid, run_grid
+    from benchmark.train import RUNTIME
+
+    if args.data_dir is not None:
+        os.environ["AKD_BENCH_DATA_DIR"] = str(args.data_dir.expanduser().resolve())
+    if args.threads is not None:
+        os.environ["AKD_BENCH_THREADS"] = str(args.threads)
+    RUNTIME.compile = bool(args.compile)
     suite = args.suite
     if suite is None and not (args.tasks or args.methods or args.seeds):
         suite = "quick"
@@ -287,13 +322,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "list":
             return _cmd_list(args.what)
         if args.command == "perf":
-            from benchmark.perf import perf_quick, perf_select
+            import os
 
+            if getattr(args, "data_dir", None) is not None:
+                os.environ["AKD_BENCH_DATA_DIR"] = str(args.data_dir.expanduser().resolve())
+            if getattr(args, "threads", None) is not None:
+                os.environ["AKD_BENCH_THREADS"] = str(args.threads)
+            if args.what == "train":
+                from benchmark.perf_train import perf_train
+
+                return perf_train(args.json, device=args.device, models=args.models, scale=args.scale)
+            if args.what == "calibrate":
+                from benchmark.perf import perf_calibrate
+
+                return perf_calibrate(args.suite, args.methods, args.seeds, args.assume_methods, args.json,
+                                      device=args.device)
             if args.what == "select":
-                if not args.method:
-                    parser.error("perf select needs --method NAME (see `list methods`)")
+                from benchmark.perf import perf_select
+
                 return perf_select(args.method, args.n, args.dim, args.classes, args.budget, args.device,
                                    args.initial, args.seed, args.json)
+            from benchmark.perf import perf_quick
+
             return perf_quick(args.json)
     except known as e:
         print(f"error: {e}", file=sys.stderr)

@@ -50,6 +50,13 @@ def _check(fn: Any, **kw: Any) -> Any:
     return field(metadata={"check": fn}, **kw)
 
 
+def _option(default: Any, check: Any = None) -> Any:
+    """A field added after version 1 of the spec format: omitted from ``spec_dict`` (and so
+    from every content hash and run id) while it keeps its default, so adding an option
+    never invalidates stored results or cached teachers."""
+    return field(default=default, metadata={"check": check, "omit_default": True})
+
+
 # ----------------------------------------------------------------------------- specs
 
 
@@ -64,6 +71,11 @@ class ModelSpec:
 @dataclass(frozen=True)
 class TrainRecipe:
     """How a model is trained. ``batch_size: 0`` means full-batch.
+
+    ``augment: crop_flip`` applies random crops (zero padding ``crop_padding``) and
+    horizontal flips to image batches, as batched tensor ops on the training device;
+    ``crop`` only crops (for digits, which must not be mirrored).
+    ``grad_clip`` > 0 clips the gradient norm (useful for fine-tuning transformers).
 
     The distillation loss (Hinton et al., 2015) over labeled set L and queried set Q is
     ``(1 - w) * mean_L CE(y, f_S) + w * tau^2 * mean_Q CE(softmax(z_T / tau), softmax(z_S / tau))``
@@ -80,6 +92,9 @@ class TrainRecipe:
     temperature: float = _check(_positive, default=1.0)
     distill_weight: float = _check(_in_unit_interval, default=0.5)
     warm_start: bool = False
+    augment: Literal["none", "crop", "crop_flip"] = _option("none")
+    crop_padding: int = _option(4, _at_least(0))
+    grad_clip: float = _option(0.0, _at_least(0.0))
 
 
 @dataclass(frozen=True)
@@ -111,12 +126,15 @@ class TeacherSpec:
     """The teacher: its model, training recipe, and what it is trained on.
 
     ``train_on: labeled`` is the paper's semi-supervised setting (teacher and student share
-    the labeled set); ``teacher_split`` trains it on a separate split the student never sees.
+    the labeled set); ``teacher_split`` trains it on a separate split the student never sees;
+    ``none`` uses the model as loaded (a pretrained classifier whose labels match the task's).
+    A pretrained encoder that is fine-tuned, or frozen with a trained head, is a model
+    spec (``hf_classifier``, ``frozen_encoder``) trained with ``labeled`` or ``teacher_split``.
     """
 
     model: ModelSpec
     train: TrainRecipe = field(default_factory=TrainRecipe)
-    train_on: Literal["labeled", "teacher_split"] = "labeled"
+    train_on: Literal["labeled", "teacher_split", "none"] = "labeled"
 
 
 @dataclass(frozen=True)
@@ -136,7 +154,7 @@ class TaskConfig:
     card: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return spec_dict(self)
 
     def content_hash(self) -> str:
         """sha256 of the canonical JSON of the resolved spec."""
@@ -175,6 +193,23 @@ class SuiteConfig:
     seeds: list[int] = _check(lambda v: None if v else "a non-empty list of integer seeds", default_factory=lambda: [0])
     rounds: Optional[int] = _check(lambda v: None if v is None or v >= 1 else "an integer >= 1 or null", default=None)
     description: str = ""
+
+
+def spec_dict(obj: Any) -> Any:
+    """``dataclasses.asdict`` that drops ``_option`` fields still at their default."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        out = {}
+        for f in dataclasses.fields(obj):
+            v = getattr(obj, f.name)
+            if f.metadata.get("omit_default") and v == f.default:
+                continue
+            out[f.name] = spec_dict(v)
+        return out
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(spec_dict(v) for v in obj)
+    if isinstance(obj, dict):
+        return {k: spec_dict(v) for k, v in obj.items()}
+    return obj
 
 
 # ----------------------------------------------------------------------------- parsing

@@ -174,6 +174,8 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
     soft_parts: list[np.ndarray] = [np.zeros((0, C), np.float32)]
     x_parts: list[np.ndarray] = [x_pool[:0]]  # the inputs trained on for the queried points, in query order
     x_pool_t = torch.from_numpy(x_pool)
+    if device.type == "cuda":  # keep the pool resident on the GPU for the per-round passes
+        x_pool_t = x_pool_t.to(device)
     need_initial = "initial_pool_embeddings" in method.requires
     student0: torch.nn.Module | None = None
 
@@ -194,7 +196,7 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
         return soft
 
     def build() -> torch.nn.Module:
-        return build_model(task.student, data.input_shape, C)
+        return build_model(task.student, data.input_shape, C, data.meta)
 
     def train_round(r: int, prev: torch.nn.Module | None) -> torch.nn.Module:
         queried = oracle.queried()

@@ -16,7 +16,7 @@ from benchmark.config import ConfigError, MethodEntry, SuiteConfig, load_suite, 
 from benchmark.loop import RunSpec, execute_run
 from benchmark.registry import METHODS
 from benchmark.results import RunRecord, run_path
-from benchmark.train import resolve_device
+from benchmark.train import configure_threads, resolve_device
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,8 @@ def build_grid(suite: str | None = None, tasks: Sequence[str] | None = None, met
 
 def run_grid(grid: Grid, out: Path, device: str = "auto", fresh: bool = False, progress: bool = True) -> list[RunRecord]:
     dev = resolve_device(device)
+    if dev.type == "cpu":
+        configure_threads()
     records = []
     disable = not progress
     outer = tqdm(grid.runs, desc=f"suite {grid.suite}", unit="run", disable=disable, file=sys.stderr)

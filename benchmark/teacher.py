@@ -7,7 +7,6 @@ inputs built from pool points (mixup) can be answered by the same teacher
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Callable
@@ -18,7 +17,7 @@ import numpy as np
 import torch
 
 from benchmark import paths
-from benchmark.config import TaskConfig, stable_hash
+from benchmark.config import TaskConfig, spec_dict, stable_hash
 from benchmark.data.base import LoadedData
 from benchmark.data.splits import Splits
 from benchmark.models import build_model
@@ -153,7 +152,7 @@ class TeacherOutputs:
 
 
 def teacher_key(task: TaskConfig, data: LoadedData, splits: Splits, seed: int) -> str:
-    return stable_hash({"teacher": dataclasses.asdict(task.teacher), "data": data.fingerprint, "splits": splits.fingerprint(),
+    return stable_hash({"teacher": spec_dict(task.teacher), "data": data.fingerprint, "splits": splits.fingerprint(),
                         "seed": seed, "format": 1})
 
 
@@ -166,11 +165,14 @@ def _train_teacher(task: TaskConfig, data: LoadedData, splits: Splits, seed: int
                    log: Callable[[str], None]) -> nn.Module:
     """Train the teacher (deterministic on CPU for a given seed) and cache its weights."""
     spec = task.teacher
+    model = new_model(lambda: build_model(spec.model, data.input_shape, data.num_classes, data.meta),
+                      derive_seed(seed, task.name, "teacher-init"))
+    if spec.train_on == "none":  # a pretrained teacher is used as loaded; its weights need no cache
+        log(f"using teacher {spec.model.name} as loaded (pretrained, not trained here)")
+        return model
     split = "labeled" if spec.train_on == "labeled" else "teacher"
     x, y = splits.xy(data, split)
     log(f"training teacher {spec.model.name} on {len(y)} {split} examples")
-    model = new_model(lambda: build_model(spec.model, data.input_shape, data.num_classes),
-                      derive_seed(seed, task.name, "teacher-init"))
     fit(model, make_train_set(x, y, None, None, data.num_classes, spec.train, device), spec.train,
         derive_seed(seed, task.name, "teacher-train"), device)
     _, pt = _teacher_paths(task, teacher_key(task, data, splits, seed))
@@ -206,7 +208,7 @@ def load_teacher_model(task: TaskConfig, data: LoadedData, splits: Splits, seed:
     _, pt = _teacher_paths(task, teacher_key(task, data, splits, seed))
     if pt.exists():
         try:
-            model = build_model(task.teacher.model, data.input_shape, data.num_classes)
+            model = build_model(task.teacher.model, data.input_shape, data.num_classes, data.meta)
             model.load_state_dict(torch.load(pt, map_location="cpu", weights_only=True))
             return model.to(device).eval()
         except Exception:  # damaged or stale weights are retrained, never trusted

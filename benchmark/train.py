@@ -9,19 +9,59 @@ with weight w = ``distill_weight`` and temperature tau (Hinton, Vinyals & Dean, 
 When Q is empty the first term has weight 1. Each sample's weight is folded into one
 vector, so a minibatch is one fused, vectorized soft cross-entropy with no per-sample
 Python work; full-batch training (``batch_size: 0``) computes the loss exactly.
+
+Fast path. The training set lives on the device as tensors; minibatches are index gathers
+(no DataLoader, no workers). On CUDA: bf16 autocast, channels-last memory format for CNNs
+(``Classifier.channels_last``), fused optimizers, large eval batches, and optionally
+``torch.compile`` (``RUNTIME.compile``, the ``--compile`` option). uint8 image storage is
+scaled to [0, 1] per batch on the device. Image augmentation (``augment: crop_flip``) is
+batched on the device (``benchmark.augment``). On CPU, ``configure_threads`` uses every
+available core; training stays deterministic for a given seed.
 """
 from __future__ import annotations
 
 import contextlib
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from benchmark.augment import crop_flip
 from benchmark.config import ConfigError, TrainRecipe
 from benchmark.models.base import Classifier
+
+
+@dataclass
+class Runtime:
+    """Process-wide execution options that do not change what is computed (only how fast):
+    ``compile`` wraps models in ``torch.compile`` on CUDA (set by ``--compile``)."""
+
+    compile: bool = False
+
+
+RUNTIME = Runtime()
+
+
+def configure_threads(n: int | None = None) -> int:
+    """Use ``n`` (default: ``AKD_BENCH_THREADS``, else every core this process may run on)
+    intra-op threads, unless ``OMP_NUM_THREADS`` already fixes the number. Returns it."""
+    if n is None and "OMP_NUM_THREADS" in os.environ and "AKD_BENCH_THREADS" not in os.environ:
+        return torch.get_num_threads()
+    if n is None:
+        env = os.environ.get("AKD_BENCH_THREADS")
+        n = int(env) if env else len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    n = max(1, int(n or 1))
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n
+
+
+def as_input(x: torch.Tensor) -> torch.Tensor:
+    """uint8 images (0..255) -> float32 in [0, 1]; every other input unchanged."""
+    return x.float().div_(255.0) if x.dtype == torch.uint8 else x
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -81,14 +121,26 @@ def make_train_set(x_labeled: np.ndarray, y_labeled: np.ndarray, x_queried: np.n
     return TrainSet(x=t(xs), targets=t(ts), inv_temp=t(inv_temp), weight=t(weight))
 
 
-def _optimizer(model: torch.nn.Module, recipe: TrainRecipe) -> torch.optim.Optimizer:
-    params = model.parameters()
+def _optimizer(model: torch.nn.Module, recipe: TrainRecipe, device: torch.device) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    fused = {"fused": True} if device.type == "cuda" else {}
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum,
-                               weight_decay=recipe.weight_decay, nesterov=recipe.momentum > 0)
+                               weight_decay=recipe.weight_decay, nesterov=recipe.momentum > 0, **fused)
     if recipe.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
-    return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+        return torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay, **fused)
+    return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay, **fused)
+
+
+def _memory_format(model: torch.nn.Module, device: torch.device) -> torch.memory_format | None:
+    return torch.channels_last if device.type == "cuda" and getattr(model, "channels_last", False) else None
+
+
+def _compiled(model: torch.nn.Module, device: torch.device):
+    """The callable used for the forward pass: ``torch.compile`` on CUDA when asked."""
+    if RUNTIME.compile and device.type == "cuda":
+        return torch.compile(model)
+    return model
 
 
 def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
@@ -99,14 +151,21 @@ def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
 
 def fit(model: Classifier, data: TrainSet, recipe: TrainRecipe, seed: int, device: torch.device) -> Classifier:
     """Train ``model`` in place on ``data``; deterministic on CPU for a given seed."""
+    mf = _memory_format(model, device)
     model.to(device).train()
+    if mf is not None:
+        model.to(memory_format=mf)
+    forward = _compiled(model, device)
     n = len(data)
     bs = n if recipe.batch_size <= 0 else min(recipe.batch_size, n)
     steps_per_epoch = math.ceil(n / bs)
     total = recipe.epochs * steps_per_epoch
-    opt = _optimizer(model, recipe)
+    opt = _optimizer(model, recipe, device)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, total) if recipe.schedule == "cosine" else None
     gen = torch.Generator(device="cpu").manual_seed(seed)
+    augment = recipe.augment != "none" and data.x.ndim == 4
+    aug_gen = torch.Generator(device=device).manual_seed(seed + 1) if augment else None
+    params = [p for p in model.parameters() if p.requires_grad]
     with _fork_rng(device, seed):
         for _ in range(recipe.epochs):
             order = torch.randperm(n, generator=gen).to(device) if bs < n else None
@@ -116,12 +175,19 @@ def fit(model: Classifier, data: TrainSet, recipe: TrainRecipe, seed: int, devic
                 else:
                     idx = order[s * bs:(s + 1) * bs]
                     x, t, it, w = data.x[idx], data.targets[idx], data.inv_temp[idx], data.weight[idx]
+                x = as_input(x)
+                if augment:
+                    x = crop_flip(x, recipe.crop_padding, aug_gen, flip=recipe.augment == "crop_flip")
+                if mf is not None:
+                    x = x.contiguous(memory_format=mf)
                 with _autocast(device):
-                    logits = model(x)
+                    logits = forward(x)
                 per_sample = F.cross_entropy(logits.float() * it[:, None], t, reduction="none")
                 loss = (per_sample * w).sum() * (n / len(x))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                if recipe.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(params, recipe.grad_clip)
                 opt.step()
                 if sched is not None:
                     sched.step()
@@ -145,16 +211,24 @@ def new_model(build, seed: int) -> Classifier:
 
 
 @torch.no_grad()
-def predict(model: Classifier, x: np.ndarray | torch.Tensor, device: torch.device, batch_size: int = 8192,
+def predict(model: Classifier, x: np.ndarray | torch.Tensor, device: torch.device, batch_size: int | None = None,
             embeddings: bool = False, index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """One batched no-grad pass over ``x`` (or ``x[index]``, gathered batch by batch).
-    Returns probs (N, C) float32 and, if asked, embeddings (N, d) float32."""
+    Returns probs (N, C) float32 and, if asked, embeddings (N, d) float32. The batch size is
+    the smaller of ``batch_size`` and the model's ``eval_batch_size`` (x4 on CUDA)."""
     model.eval().to(device)
+    mf = _memory_format(model, device)
+    if mf is not None:
+        model.to(memory_format=mf)
+    cap = getattr(model, "eval_batch_size", batch_size) * (4 if device.type == "cuda" else 1)
+    batch_size = max(1, min(batch_size or cap, cap))
     probs, embs = [], []
     n = len(x) if index is None else len(index)
     for s in range(0, n, batch_size):
         xb = x[s:s + batch_size] if index is None else x[index[s:s + batch_size]]
-        xb = torch.as_tensor(xb).to(device, non_blocking=True)
+        xb = as_input(torch.as_tensor(xb).to(device, non_blocking=True))
+        if mf is not None:
+            xb = xb.contiguous(memory_format=mf)
         with _autocast(device):
             h = model.embed(xb)
             logits = model.head(h)

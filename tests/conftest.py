@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,3 +80,69 @@ def make_state(n_pool: int = 60, n_labeled: int = 10, n_queried: int = 6, num_cl
 @pytest.fixture
 def state_factory():
     return make_state
+
+
+# ----------------------------------------------------------------------------- text and image fixtures
+
+WORDS = ("good great fine superb moving funny bad awful dull boring weak flat the a film movie plot acting "
+         "story is was very not quite").split()
+
+
+def write_tokenizer(folder) -> str:
+    """A real WordPiece tokenizer over a tiny vocabulary, saved like a hub checkpoint (offline)."""
+    from transformers import BertTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *[f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz"],
+             *"abcdefghijklmnopqrstuvwxyz.,!'"]
+    (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n")
+    import inspect
+
+    arg = "vocab" if "vocab" in inspect.signature(BertTokenizerFast.__init__).parameters else "vocab_file"
+    tok = BertTokenizerFast(**{arg: str(folder / "vocab.txt")}, do_lower_case=True)
+    assert len(tok) > 50, "the tokenizer did not read its vocabulary"
+    tok.save_pretrained(str(folder))
+    return str(folder)
+
+
+def sentiment_texts(n: int, seed: int = 0):
+    """n short synthetic reviews and labels; positive words make label 1 likelier."""
+    rng = np.random.default_rng(seed)
+    pos, neg, filler = WORDS[:6], WORDS[6:12], WORDS[12:]
+    y = rng.integers(0, 2, n)
+    texts = []
+    for label in y:
+        k = rng.integers(3, 9)
+        words = list(rng.choice(filler, k))
+        cue = pos if (label == 1) == (rng.random() < 0.85) else neg
+        words.insert(int(rng.integers(0, k)), str(rng.choice(cue)))
+        texts.append(" ".join(words))
+    return texts, y.astype(np.int64)
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tmp_path_factory):
+    return write_tokenizer(tmp_path_factory.mktemp("tok"))
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_folder(tmp_path_factory, tiny_tokenizer):
+    """A 2-layer random BERT encoder (and its tokenizer) saved to a folder: a stand-in checkpoint."""
+    import shutil
+
+    from transformers import BertConfig, BertModel
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    cfg = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=64)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        BertModel(cfg).save_pretrained(str(folder))
+    for f in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        if (Path(tiny_tokenizer) / f).exists():
+            shutil.copy(Path(tiny_tokenizer) / f, folder / f)
+    return str(folder)
+
+
+TINY_BERT = {"model_type": "bert", "vocab_size": 100, "hidden_size": 32, "num_hidden_layers": 2,
+             "num_attention_heads": 2, "intermediate_size": 64, "max_position_embeddings": 64}

