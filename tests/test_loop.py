@@ -1,7 +1,6 @@
 """Whole runs: determinism, resume after a crash, skip when finished, conflicts, integrity."""
 import dataclasses
 
-import numpy as np
 import pytest
 import torch
 
@@ -63,11 +62,19 @@ class Crash(Exception):
     pass
 
 
+RESUMABLE = [
+    MethodEntry("margin"),
+    # once-per-run clusters come from the round-0 student, which a resumed run rebuilds exactly
+    MethodEntry("cluster_margin", params={"m": 2, "n_clusters": 8}),
+]  # unixkd's mixed queries: test_unixkd_oracle.py::test_mixup_run_resumes_exactly
+
+
+@pytest.mark.parametrize("entry", RESUMABLE, ids=lambda e: e.name)
 @pytest.mark.parametrize("warm_start", [False, True])
 @pytest.mark.parametrize("crash_after", [0, 2])
-def test_resume_after_crash_equals_uninterrupted(fast_task, tmp_path, crash_after, warm_start):
+def test_resume_after_crash_equals_uninterrupted(fast_task, tmp_path, crash_after, warm_start, entry):
     task = dataclasses.replace(fast_task, train=dataclasses.replace(fast_task.train, warm_start=warm_start))
-    spec = RunSpec("t", task, MethodEntry("margin"), 1)
+    spec = RunSpec("t", task, entry, 1)
     ref = execute_run(spec, tmp_path / "ref", CPU)
 
     def crash(rec):
@@ -76,7 +83,7 @@ def test_resume_after_crash_equals_uninterrupted(fast_task, tmp_path, crash_afte
 
     with pytest.raises(Crash):
         execute_run(spec, tmp_path / "int", CPU, on_round=crash)
-    partial = read_run(run_path(tmp_path / "int", "t", "digits", "margin", 1))
+    partial = read_run(run_path(tmp_path / "int", "t", "digits", entry.label, 1))
     assert len(partial.rounds) == crash_after + 1 and not partial.complete
     resumed = execute_run(spec, tmp_path / "int", CPU)
     assert comparable(resumed) == comparable(ref)

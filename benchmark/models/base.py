@@ -33,6 +33,19 @@ class Classifier(nn.Module):
         return self.head(self.features(x))
 
 
+def mlp_classifier(first: nn.Module, width: int, hidden: list[int] | tuple[int, ...], num_classes: int,
+                   dropout: float = 0.0) -> Classifier:
+    """``first`` (inputs -> (N, width)) -> [Linear -> ReLU (-> Dropout)] x len(hidden) -> Linear head.
+    The embedding is the last hidden layer (``width`` when ``hidden`` is empty)."""
+    layers: list[nn.Module] = [first]
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.ReLU()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        width = h
+    return Classifier(nn.Sequential(*layers), nn.Linear(width, num_classes))
+
+
 def build_model(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int,
                 info: dict[str, Any] | None = None) -> Classifier:
     """Instantiate a registered model; bad parameters give a one-line error.

@@ -24,7 +24,7 @@ from torch import nn
 
 from benchmark import paths
 from benchmark.config import ConfigError, stable_hash
-from benchmark.models.base import Classifier
+from benchmark.models.base import Classifier, mlp_classifier
 from benchmark.registry import register_model
 
 _MULT = np.random.default_rng(0xC0FFEE).integers(1, 2**62, size=(2, 4096), dtype=np.int64) | 1
@@ -197,15 +197,7 @@ def frozen_encoder(input_shape: tuple[int, ...], num_classes: int, encoder: str 
     cache = encoder_cache(encoder, pooling, normalize)
     if dim is None:
         dim = cache.dim or int(_config_dim(encoder))
-    layers: list[nn.Module] = [CachedEncoder(cache)]
-    width = dim
-    for h in hidden:
-        layers += [nn.Linear(width, h), nn.ReLU()]
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
-        width = h
-    model = Classifier(nn.Sequential(*layers), nn.Linear(width, num_classes))
-    return model
+    return mlp_classifier(CachedEncoder(cache), dim, hidden, num_classes, dropout)
 
 
 def _config_dim(ref: str) -> int:

@@ -5,7 +5,7 @@ import math
 
 from torch import nn
 
-from benchmark.models.base import Classifier
+from benchmark.models.base import Classifier, mlp_classifier
 from benchmark.registry import register_model
 
 
@@ -13,11 +13,4 @@ from benchmark.registry import register_model
 def mlp(input_shape: tuple[int, ...], num_classes: int, hidden: list[int] | tuple[int, ...] = (128,),
         dropout: float = 0.0) -> Classifier:
     """Flatten -> [Linear -> ReLU -> Dropout] x len(hidden) -> Linear. Embedding: last hidden layer."""
-    layers: list[nn.Module] = [nn.Flatten()]
-    width = math.prod(input_shape)
-    for h in hidden:
-        layers += [nn.Linear(width, h), nn.ReLU()]
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
-        width = h
-    return Classifier(nn.Sequential(*layers), nn.Linear(width, num_classes))
+    return mlp_classifier(nn.Flatten(), math.prod(input_shape), hidden, num_classes, dropout)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from benchmark.models.base import Classifier
+from benchmark.models.base import Classifier, mlp_classifier
 from benchmark.registry import register_model
 
 
@@ -76,14 +76,7 @@ def embedding_bag(input_shape: tuple[int, ...], num_classes: int, vocab_size: in
     """Bag of embeddings (``buckets`` hashed rows, or one row per token) ->
     [Linear -> ReLU] x len(hidden) -> Linear."""
     v = _check_text("embedding_bag", input_shape, vocab_size)
-    layers: list[nn.Module] = [MeanEmbedding(v, dim, buckets)]
-    width = dim
-    for h in hidden:
-        layers += [nn.Linear(width, h), nn.ReLU()]
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
-        width = h
-    return Classifier(nn.Sequential(*layers), nn.Linear(width, num_classes))
+    return mlp_classifier(MeanEmbedding(v, dim, buckets), dim, hidden, num_classes, dropout)
 
 
 @register_model("tiny_transformer")
