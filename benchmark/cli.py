@@ -222,14 +222,13 @@ def _cmd_run(args: argparse.Namespace, report: bool) -> int:
 
     if args.data_dir is not None:
         os.environ["AKD_BENCH_DATA_DIR"] = str(args.data_dir.expanduser().resolve())
-    if args.threads is not None:
-        os.environ["AKD_BENCH_THREADS"] = str(args.threads)
     RUNTIME.compile = bool(args.compile)
     suite = args.suite
     if suite is None and not (args.tasks or args.methods or args.seeds):
         suite = "quick"
     grid = build_grid(suite=suite, tasks=args.tasks, methods=args.methods, seeds=args.seeds, rounds=args.rounds)
-    run_grid(grid, args.out, device=args.device, fresh=args.fresh, progress=not args.no_progress)
+    run_grid(grid, args.out, device=args.device, fresh=args.fresh, progress=not args.no_progress,
+             threads=args.threads)
     if report:
         return _cmd_report(args.out, grid.suite)
     print(f"{len(grid.runs)} runs stored under {args.out / grid.suite}")

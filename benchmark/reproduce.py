@@ -93,7 +93,7 @@ def reproduce(suite: str, out: Path | None = None, reference: Path | None = None
         root = Path(out) if out is not None else Path(tmp)
         grid = build_grid(suite=suite)
         with _private_cache(not use_cache), _torch_threads(threads):
-            run_grid(grid, root, device=device, fresh=True, progress=progress)
+            run_grid(grid, root, device=device, fresh=True, progress=progress, threads=threads)
         new = root / grid.suite
         results = load_folder(new, "results", grid.suite)
         if update:

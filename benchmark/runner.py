@@ -63,10 +63,12 @@ def build_grid(suite: str | None = None, tasks: Sequence[str] | None = None, met
     return Grid(name, runs)
 
 
-def run_grid(grid: Grid, out: Path, device: str = "auto", fresh: bool = False, progress: bool = True) -> list[RunRecord]:
+def run_grid(grid: Grid, out: Path, device: str = "auto", fresh: bool = False, progress: bool = True,
+             threads: int | None = None) -> list[RunRecord]:
+    """Run every run of ``grid`` (``threads``: torch CPU threads, default ``configure_threads``'s)."""
     dev = resolve_device(device)
     if dev.type == "cpu":
-        configure_threads()
+        configure_threads(threads)
     records = []
     disable = not progress
     outer = tqdm(grid.runs, desc=f"suite {grid.suite}", unit="run", disable=disable, file=sys.stderr)

@@ -15,7 +15,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 # The test models are tiny: one intra-op thread is as fast as several and, unlike several,
 # does not collapse when other processes compete for the cores (OpenMP spin-waiting).
+# The harness's own thread setting (configure_threads) reads AKD_BENCH_THREADS.
 torch.set_num_threads(1)
+os.environ["AKD_BENCH_THREADS"] = "1"
 
 
 @pytest.fixture(scope="session", autouse=True)

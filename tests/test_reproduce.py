@@ -74,3 +74,17 @@ def test_committed_ci_reference_covers_the_ci_suite():
     for r in recs:
         assert r.task_version == load_task(r.task).version
         assert r.method_version == METHODS.get(r.method).version
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_reproduce_runs_with_the_requested_threads(tmp_path, monkeypatch, threads):
+    """The thread count changes floating-point results, so reproduce must impose its own,
+    whatever the environment asks for."""
+    import benchmark.runner as runner
+
+    seen = []
+    monkeypatch.setenv("AKD_BENCH_THREADS", "7")
+    monkeypatch.setattr(runner, "configure_threads", lambda n=None: seen.append(n))
+    tiny_suite = make_suite(tmp_path, [0])
+    reproduce(str(tiny_suite), reference=tmp_path / "ref", update=True, progress=False, threads=threads)
+    assert seen == [threads]
