@@ -21,7 +21,8 @@ EPILOG = """examples:
   python run_benchmark.py reproduce --suite ci --update-reference        # regenerate that reference
   python run_benchmark.py list methods
   python run_benchmark.py perf select --method coreset --n 50000 --dim 512 --budget 1000 --initial 1000
-  python run_benchmark.py run --suite cpu-text --data-dir ../shared/data   # folder of movie_review_snippets.csv
+  python run_benchmark.py prepare movie_snippets --data-dir data         # build movie_review_snippets.csv
+  python run_benchmark.py run --suite cpu-text --data-dir data
   python run_benchmark.py perf train                      # training throughput of every model (samples/s)
 """
 
@@ -131,12 +132,19 @@ def build_parser() -> argparse.ArgumentParser:
                     "Each run trains a student on a small labeled set plus the teacher's soft labels on the "
                     "pool points a method chose to pay for, and records test accuracy after every round.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", metavar="{run,list,report,compare,reproduce,perf}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,list,report,compare,reproduce,prepare,perf}")
 
     p_run = sub.add_parser("run", help="run a suite or an ad-hoc grid (finished runs are skipped, "
                                        "interrupted ones resume)")
     _add_run_args(p_run)
     p_run.add_argument("--report", action="store_true", help="write the report after the runs")
+
+    p_prep = sub.add_parser("prepare", help="build a task's local data file (movie_snippets: the CSV from the "
+                                            "vaderSentiment 3.3.2 source distribution on PyPI)")
+    p_prep.add_argument("what", choices=["movie_snippets"])
+    p_prep.add_argument("--data-dir", type=Path, default=Path("data"),
+                        help="folder to write the file to; pass the same --data-dir to `run` (default: %(default)s)")
+    p_prep.add_argument("--sdist", type=Path, help="a local vaderSentiment-3.3.2.tar.gz instead of fetching it with pip")
 
     p_list = sub.add_parser("list", help="list registered methods, tasks or suites")
     p_list.add_argument("what", choices=["methods", "tasks", "suites"])
@@ -318,6 +326,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_compare(args)
         if args.command == "reproduce":
             return _cmd_reproduce(args)
+        if args.command == "prepare":
+            from benchmark.data.movie_snippets import prepare_movie_snippets
+
+            print(f"wrote {prepare_movie_snippets(args.data_dir, args.sdist)}")
+            return 0
         if args.command == "list":
             return _cmd_list(args.what)
         if args.command == "perf":

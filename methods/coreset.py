@@ -16,22 +16,14 @@ distances, O(n·d) memory, on the harness's device).
 """
 from __future__ import annotations
 
-import numpy as np
-
 from benchmark.registry import register_method
-from benchmark.state import PoolState
-from methods.base import AcquisitionMethod
-from methods.kcenter import kcenter_greedy
+from methods.kcenter import KCenterMethod
 
 
 @register_method("coreset")
-class CoreSet(AcquisitionMethod):
+class CoreSet(KCenterMethod):
     """k-center greedy in embedding space; centers start at labeled ∪ queried."""
 
     requires = frozenset({"student_embeddings", "student_embeddings_train"})
-
-    def select_positions(self, state: PoolState, budget: int, rng: np.random.Generator, *args) -> np.ndarray:
-        res = kcenter_greedy(state.student_embeddings, state.student_embeddings_train, budget, rng,
-                             device=state.device, what="student_embeddings")
-        self.log(radius_before=res.radius_before, radius_after=res.radius_after)
-        return res.positions
+    points_field = "student_embeddings"
+    centers_field = "student_embeddings_train"

@@ -16,10 +16,13 @@ work. Memory: the running min-distance vector and norms, O(n), plus one distance
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
+from benchmark.state import PoolState
+from methods.base import AcquisitionMethod
 from methods.distances import (as_tensor, blas_single_thread, check_finite, loop_arrays, min_sq_dist, resolve,
                                sq_norms)
 
@@ -75,3 +78,18 @@ def kcenter_greedy(points, centers, budget: int, rng: np.random.Generator, devic
     remaining = mind[mind > -float("inf")]
     radius_after = float(remaining.clamp(min=0).max().sqrt()) if remaining.numel() else 0.0
     return KCenterResult(selected, radius_before, radius_after)
+
+
+class KCenterMethod(AcquisitionMethod):
+    """k-center greedy over the PoolState field ``points_field`` (unlabeled, (n, d)) from the
+    initial centers in ``centers_field`` (labeled then queried, (m, d)). Logs the covering
+    radius before and after the selection."""
+
+    points_field: ClassVar[str] = ""
+    centers_field: ClassVar[str] = ""
+
+    def select_positions(self, state: PoolState, budget: int, rng: np.random.Generator, *args: Any) -> np.ndarray:
+        res = kcenter_greedy(getattr(state, self.points_field), getattr(state, self.centers_field), budget, rng,
+                             device=state.device, what=self.points_field)
+        self.log(radius_before=res.radius_before, radius_after=res.radius_after)
+        return res.positions

@@ -2,8 +2,8 @@
 
 Reference: the k-center greedy rule of Sener & Savarese, "Active Learning for Convolutional
 Neural Networks: A Core-Set Approach", ICLR 2018, applied to the student's predicted class
-distributions instead of its features, the output-space coreset used as a baseline for
-active distillation (this benchmark's METHODS.md).
+distributions instead of its features: the output-space coreset used as a baseline for
+active distillation.
 
 Rule: let p(x) ∈ Δ^{C-1} be the student's class probabilities. The initial centers are
 p(L ∪ Q) (``student_probs_train``). Repeat b times: query the unqueried point u maximizing
@@ -17,22 +17,14 @@ Implementation: ``methods.kcenter.kcenter_greedy``, shared with ``coreset``.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from benchmark.registry import register_method
-from benchmark.state import PoolState
-from methods.base import AcquisitionMethod
-from methods.kcenter import kcenter_greedy
+from methods.kcenter import KCenterMethod
 
 
 @register_method("pcoreset")
-class ProbabilisticCoreSet(AcquisitionMethod):
+class ProbabilisticCoreSet(KCenterMethod):
     """k-center greedy on student probabilities; centers start at labeled ∪ queried."""
 
     requires = frozenset({"student_probs", "student_probs_train"})
-
-    def select_positions(self, state: PoolState, budget: int, rng: np.random.Generator, *args) -> np.ndarray:
-        res = kcenter_greedy(state.student_probs, state.student_probs_train, budget, rng,
-                             device=state.device, what="student_probs")
-        self.log(radius_before=res.radius_before, radius_after=res.radius_after)
-        return res.positions
+    points_field = "student_probs"
+    centers_field = "student_probs_train"
