@@ -45,24 +45,25 @@ def _seeds(s: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"invalid seeds {s!r}: expected integers like 0,1,2 or a range 0-4") from None
 
 
-def _positive_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        v = 0
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {s!r}")
-    return v
+def _number(kind: type, ok, expected: str):
+    """An argparse type: ``kind(s)`` accepted when ``ok(value)``, else a one-line error."""
+
+    def parse(s: str):
+        try:
+            v = kind(s)
+        except ValueError:
+            v = None
+        if v is None or not ok(v):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {s!r}")
+        return v
+
+    return parse
 
 
-def _non_negative_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        v = -1
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {s!r}")
-    return v
+_positive_int = _number(int, lambda v: v >= 1, "an integer >= 1")
+_non_negative_int = _number(int, lambda v: v >= 0, "an integer >= 0")
+_level = _number(float, lambda v: 0.0 < v < 1.0, "a confidence level in (0, 1), e.g. 0.99")
+_floor = _number(float, lambda v: v >= 0.0, "a number >= 0, e.g. 0.005")
 
 
 def _add_out(p: argparse.ArgumentParser) -> None:
@@ -91,26 +92,6 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fresh", action="store_true",
                    help="start every run of the grid over; an existing run file is kept as <file>.bak")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-
-
-def _level(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        v = -1.0
-    if not 0.0 < v < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a confidence level in (0, 1), e.g. 0.99, got {s!r}")
-    return v
-
-
-def _floor(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        v = -1.0
-    if not v >= 0.0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, e.g. 0.005, got {s!r}")
-    return v
 
 
 def _add_compare_args(p: argparse.ArgumentParser) -> None:

@@ -96,16 +96,19 @@ class AcquisitionMethod:
         ``select_positions`` returns (see ``MixupPlan``)."""
         self._mix = (np.asarray(partners), np.asarray(weights, dtype=np.float64))
 
+    def _check_positions(self, pos: np.ndarray, budget: int, n: int, what: str) -> None:
+        """``pos`` must be (budget,) integers in [0, n); else a ``MethodError`` naming the method."""
+        if pos.shape != (budget,) or (pos.size and not np.issubdtype(pos.dtype, np.integer)):
+            raise MethodError(f"method {self.name!r} {what} of shape {pos.shape} dtype {pos.dtype}; "
+                              f"expected ({budget},) integers")
+        if pos.size and (pos.min() < 0 or pos.max() >= n):
+            raise MethodError(f"method {self.name!r} {what} outside [0, {n})")
+
     def _mixup_plan(self, state: PoolState, budget: int) -> MixupPlan | None:
         if self._mix is None:
             return None
         partners, weights = self._mix
-        n = state.n_unlabeled
-        if partners.shape != (budget,) or (partners.size and not np.issubdtype(partners.dtype, np.integer)):
-            raise MethodError(f"method {self.name!r} mixed with partners of shape {partners.shape} dtype "
-                              f"{partners.dtype}; expected ({budget},) integers")
-        if partners.size and (partners.min() < 0 or partners.max() >= n):
-            raise MethodError(f"method {self.name!r} mixed with a partner position outside [0, {n})")
+        self._check_positions(partners, budget, state.n_unlabeled, "mixed with partner positions")
         if weights.shape != (budget,) or not np.all((weights >= 0) & (weights <= 1)):
             raise MethodError(f"method {self.name!r} mixed with weights of shape {weights.shape} outside [0, 1]; "
                               f"expected ({budget},) values in [0, 1]")
@@ -123,12 +126,7 @@ class AcquisitionMethod:
         else:
             pos = self.select_positions(state, budget, rng)
         pos = np.asarray(pos)
-        n = state.n_unlabeled
-        if pos.shape != (budget,) or (pos.size and not np.issubdtype(pos.dtype, np.integer)):
-            raise MethodError(f"method {self.name!r} returned shape {pos.shape} dtype {pos.dtype}; "
-                              f"expected ({budget},) integers")
-        if pos.size and (pos.min() < 0 or pos.max() >= n):
-            raise MethodError(f"method {self.name!r} returned a position outside [0, {n})")
+        self._check_positions(pos, budget, state.n_unlabeled, "returned positions")
         if len(np.unique(pos)) != budget:
             raise MethodError(f"method {self.name!r} returned duplicate positions")
         self.mixup_ = self._mixup_plan(state, budget)

@@ -104,3 +104,16 @@ def test_report_on_corrupt_file(tmp_path, capsys):
     p.write_text('{"record": "run"')
     assert main(["report", "--out", str(tmp_path)]) == 2
     assert str(p) in capsys.readouterr().err and p.read_text() == '{"record": "run"'
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["run", "--rounds", "0"], "argument --rounds: expected an integer >= 1, got '0'"),
+    (["run", "--threads", "two"], "argument --threads: expected an integer >= 1, got 'two'"),
+    (["perf", "select", "--method", "margin", "--seed", "-1"], "argument --seed: expected an integer >= 0, got '-1'"),
+    (["compare", "a", "b", "--level", "1.5"], "argument --level: expected a confidence level in (0, 1)"),
+    (["compare", "a", "b", "--floor", "-0.1"], "argument --floor: expected a number >= 0, e.g. 0.005, got '-0.1'"),
+])
+def test_bad_number_arguments_name_the_flag_and_the_range(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2 and message in capsys.readouterr().err
