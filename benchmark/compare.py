@@ -28,12 +28,12 @@ from typing import Literal
 
 import numpy as np
 
+from benchmark.defaults import DEFAULT_FLOOR, DEFAULT_LEVEL
+from benchmark.errors import CompareError
 from benchmark.leaderboard import run_row
 from benchmark.metrics import welch_tolerance
 from benchmark.results import RunRecord, read_run
 
-DEFAULT_LEVEL = 0.99
-DEFAULT_FLOOR = 0.005
 # The fingerprint metrics are pooled over a few dozen queried points (one point moves the
 # teacher's accuracy on them by 1/queries), and three seeds can agree by chance, so their
 # tolerance never drops below this resolution-sized floor.
@@ -42,10 +42,6 @@ FINGERPRINT_FLOOR = 0.05
 # metric -> "lower" (only a drop fails) or "both" (a change either way fails)
 METRICS: dict[str, Literal["lower", "both"]] = {
     "auc": "lower", "final_accuracy": "lower", "mean_gain": "both", "teacher_acc_queried": "both"}
-
-
-class CompareError(ValueError):
-    """A results or reference folder that cannot be compared (missing, empty, ambiguous)."""
 
 
 def load_folder(folder: Path, what: str, suite: str | None = None) -> list[RunRecord]:

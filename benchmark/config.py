@@ -21,11 +21,8 @@ from typing import Any, Literal, Optional, Union
 import yaml
 
 from benchmark import paths
+from benchmark.errors import ConfigError
 from benchmark.registry import Registry
-
-
-class ConfigError(ValueError):
-    """A task or suite spec is malformed; the message names file, field and expectation."""
 
 
 # ----------------------------------------------------------------------------- checks

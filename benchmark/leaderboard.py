@@ -22,15 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmark.errors import LeaderboardError
 from benchmark.metrics import average_ranks, mean_ci, paired_differences, paired_gain, win_rate
 from benchmark.results import RunRecord
 
 BASELINE = "random"
 SIGNIFICANCE = 0.05
-
-
-class LeaderboardError(ValueError):
-    """The records cannot form one leaderboard (none complete, mixed suites or versions)."""
 
 
 def pooled_round_metric(rec: RunRecord, field: str) -> float:

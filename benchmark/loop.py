@@ -39,6 +39,7 @@ import torch
 from benchmark import paths
 from benchmark.config import ConfigError, MethodEntry, TaskConfig, stable_hash
 from benchmark.data import load_data, make_splits
+from benchmark.errors import RunConflictError
 from benchmark.models import build_model
 from benchmark.registry import METHODS
 from benchmark.results import SCHEMA_VERSION, RoundRecord, RunRecord, read_run, run_path, write_run
@@ -47,10 +48,6 @@ from benchmark.state import PoolState, PrivilegedView, StudentFeatures
 from benchmark.teacher import TeacherOracle, get_teacher, load_teacher_model
 from benchmark.train import accuracy, fit, make_train_set, new_model, nll, predict
 from methods.base import MixupPlan
-
-
-class RunConflictError(RuntimeError):
-    """A results file exists for this path but holds a different run."""
 
 
 @dataclass(frozen=True)

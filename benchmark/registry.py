@@ -12,20 +12,11 @@ import difflib
 from importlib import metadata
 from typing import Callable, Generic, Iterator, TypeVar
 
+from benchmark.errors import RegistryError, UnknownNameError
+
 T = TypeVar("T")
 
 METHOD_ENTRY_POINT_GROUP = "akd_bench.methods"
-
-
-class RegistryError(ValueError):
-    """Raised on a duplicate or invalid registration."""
-
-
-class UnknownNameError(KeyError):
-    """An unknown registry name; the message lists the valid names and the closest one."""
-
-    def __str__(self) -> str:  # KeyError would otherwise quote the message
-        return str(self.args[0])
 
 
 class Registry(Generic[T]):

@@ -20,11 +20,9 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from benchmark.errors import ResultsError
+
 SCHEMA_VERSION = 1
-
-
-class ResultsError(ValueError):
-    """A results file is corrupt, truncated, or does not follow the schema."""
 
 
 NUM = (int, float)

@@ -20,13 +20,10 @@ from benchmark import paths
 from benchmark.config import TaskConfig, spec_dict, stable_hash
 from benchmark.data.base import LoadedData
 from benchmark.data.splits import Splits
+from benchmark.errors import OracleError
 from benchmark.models import build_model
 from benchmark.seeding import derive_seed
 from benchmark.train import accuracy, fit, make_train_set, new_model, predict
-
-
-class OracleError(ValueError):
-    """A query the ledger refuses: a duplicate, an index not in the unqueried pool, or over budget."""
 
 
 def frozen_array(a: np.ndarray) -> np.ndarray:

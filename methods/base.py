@@ -21,16 +21,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from benchmark.errors import BudgetError, MethodError
 from benchmark.state import PoolState
 from methods.topk import top_k
-
-
-class BudgetError(ValueError):
-    """A budget that is not a positive integer or exceeds the unqueried pool."""
-
-
-class MethodError(RuntimeError):
-    """A method returned an invalid selection (wrong count, duplicates, out of range)."""
 
 
 def check_budget(budget: Any, n_unlabeled: int) -> int:

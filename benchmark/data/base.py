@@ -30,14 +30,11 @@ import numpy as np
 
 from benchmark import paths
 from benchmark.config import DataSpec, stable_hash
+from benchmark.errors import DataError
 from benchmark.registry import DATA_SOURCES
 
 
 PAD = -1  # padding value of token-id inputs
-
-
-class DataError(ValueError):
-    """A dataset cannot be loaded: a missing file, a bad format, or bad parameters."""
 
 
 @dataclass(frozen=True)
