@@ -16,9 +16,13 @@ fingerprint. With ``exact`` (deterministic CPU suites), every seed present on bo
 must also have selected the same pool indices and reached the same test accuracy in every
 round; without it such differences are only reported.
 
-A (task, method) of the reference that the results lack fails; a different task or method
-version, method or parameters fails as incomparable (the reference is stale); results
-with no reference are listed as new and pass.
+Each side must be consistent on its own (``benchmark.leaderboard.check_consistent``): within
+a task every complete run shares the rounds, queries per round and resolved task
+configuration, and every seed of a method shares the method, version and parameters;
+otherwise ``CompareError`` names two runs and the field. A (task, method) of the reference
+that the results lack fails; a different task or method version, method, parameters,
+rounds or queries per round on any seed fails as incomparable (the reference is stale);
+results with no reference are listed as new and pass.
 """
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ import numpy as np
 
 from benchmark.defaults import DEFAULT_FLOOR, DEFAULT_LEVEL
 from benchmark.errors import CompareError
-from benchmark.leaderboard import run_row
+from benchmark.leaderboard import LeaderboardError, check_consistent, run_row
 from benchmark.metrics import welch_tolerance
 from benchmark.results import RunRecord, read_run
 
@@ -121,11 +125,28 @@ def _groups(records: list[RunRecord]) -> dict[tuple[str, str], dict[int, RunReco
     return out
 
 
-def _identity(runs: dict[int, RunRecord]) -> dict[str, str]:
-    r = runs[min(runs)]
+def _identity(r: RunRecord) -> dict[str, str]:
     return {"task version": str(r.task_version), "method": r.method, "method version": str(r.method_version),
             "params": str(run_row(r)["params"]), "queries per round": str(r.queries_per_round),
             "rounds": str(r.rounds_planned)}
+
+
+def _incomparable(res: dict[int, RunRecord], ref: dict[int, RunRecord]) -> list[str]:
+    """Every configuration field where some seed of the results differs from some seed of the reference."""
+    a, b = [_identity(r) for r in res.values()], [_identity(r) for r in ref.values()]
+    out = []
+    for k in a[0]:
+        va, vb = sorted({x[k] for x in a}), sorted({x[k] for x in b})
+        if va != vb:
+            out.append(f"{k} {', '.join(va)} vs reference {', '.join(vb)}")
+    return out
+
+
+def _check_side(records: list[RunRecord], side: str) -> None:
+    try:
+        check_consistent(records)
+    except LeaderboardError as e:
+        raise CompareError(f"the {side} cannot be compared: {e}") from None
 
 
 def _exact(res: dict[int, RunRecord], ref: dict[int, RunRecord]) -> list[str]:
@@ -168,11 +189,17 @@ def _check(metric: str, res: list[float], ref: list[float], level: float, floor:
 
 def compare_records(results: list[RunRecord], reference: list[RunRecord], level: float = DEFAULT_LEVEL,
                     floor: float = DEFAULT_FLOOR, exact: bool = False) -> Comparison:
-    """Compare complete runs of ``results`` with those of ``reference`` per (task, method)."""
+    """Compare complete runs of ``results`` with those of ``reference`` per (task, method).
+
+    Raises ``CompareError`` for a bad ``level`` or ``floor``, or a side whose runs mix budgets
+    or configurations (one line naming two runs and the field that differs).
+    """
     if not 0.0 < level < 1.0:
         raise CompareError(f"--level must be in (0, 1), got {level}")
     if floor < 0.0:
         raise CompareError(f"--floor must be >= 0, got {floor}")
+    _check_side(results, "results")
+    _check_side(reference, "reference")
     comp = Comparison(groups=[], level=level, floor=floor, exact=exact)
     suites = (sorted({r.suite for r in results}), sorted({r.suite for r in reference}))
     if suites[0] != suites[1]:
@@ -194,8 +221,7 @@ def compare_records(results: list[RunRecord], reference: list[RunRecord], level:
             continue
         res, ref = res_g[key], ref_g[key]
         g = GroupResult(task, method, "ok")
-        a, b = _identity(res), _identity(ref)
-        diffs = [f"{k} {a[k]} vs reference {b[k]}" for k in a if a[k] != b[k]]
+        diffs = _incomparable(res, ref)
         if diffs:
             g.status = "incomparable"
             g.problems += [f"configuration differs: {d}" for d in diffs]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -89,16 +89,91 @@ def curve_table(frame: pd.DataFrame, metric: str, level: float = 0.95) -> pd.Dat
     return pd.DataFrame(out, columns=cols)
 
 
-def _check_consistent(runs: pd.DataFrame) -> None:
-    suites = sorted(runs["suite"].unique())
-    if len(suites) > 1:
-        raise LeaderboardError(f"records of several suites {suites}: a leaderboard covers one suite")
-    for (task, method), g in runs.groupby(["task", "method"], sort=True):
-        for col in ("task_version", "method_name", "method_version", "params", "privileged"):
-            vals = sorted(map(str, g[col].unique()))
-            if len(vals) > 1:
-                raise LeaderboardError(f"task {task!r}, method {method!r}: the seeds mix {col} values {vals}; "
-                                       f"keep one configuration per results folder")
+# Parts of a task's resolved configuration that document it and never change results.
+DOC_FIELDS = ("card", "description")
+# What every complete run of one task must share (its budget and its task), then what every
+# seed of one method label must share (the method and its parameters): name -> value.
+TASK_FIELDS: dict[str, Callable[[RunRecord], Any]] = {
+    "rounds": lambda r: r.rounds_planned, "queries per round": lambda r: r.queries_per_round,
+    "task version": lambda r: r.task_version}
+METHOD_FIELDS: dict[str, Callable[[RunRecord], Any]] = {
+    "method": lambda r: r.method, "method version": lambda r: r.method_version,
+    "params": lambda r: json.dumps(r.params, sort_keys=True), "privileged": lambda r: r.privileged}
+_ABSENT = object()
+
+
+def _flat(config: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested dict as ``{dotted key: leaf value}``; a non-dict is one leaf."""
+    if not isinstance(config, dict) or (prefix and not config):
+        return {prefix.rstrip("."): config}
+    out: dict[str, Any] = {}
+    for k, v in config.items():
+        if not prefix and k in DOC_FIELDS:
+            continue
+        out.update(_flat(v, f"{prefix}{k}."))
+    return out
+
+
+def _config_difference(a: RunRecord, b: RunRecord) -> tuple[str, Any, Any] | None:
+    """The first field of the resolved task configuration where ``a`` and ``b`` differ."""
+    fa, fb = _flat(a.provenance.get("task_config") or {}), _flat(b.provenance.get("task_config") or {})
+    for key in sorted(set(fa) | set(fb)):
+        va, vb = fa.get(key, _ABSENT), fb.get(key, _ABSENT)
+        if va != vb:
+            return f"task config field {key}", va, vb
+    return None
+
+
+def _show(v: Any) -> str:
+    if v is _ABSENT:
+        return "(not recorded)"
+    return v if isinstance(v, str) else json.dumps(v, sort_keys=True)
+
+
+def _field_difference(a: RunRecord, b: RunRecord, fields: dict[str, Callable[[RunRecord], Any]]
+                      ) -> tuple[str, Any, Any] | None:
+    for name, get in fields.items():
+        if get(a) != get(b):
+            return name, get(a), get(b)
+    return None
+
+
+def _task_difference(a: RunRecord, b: RunRecord) -> tuple[str, Any, Any] | None:
+    return _field_difference(a, b, TASK_FIELDS) or _config_difference(a, b)
+
+
+def _method_difference(a: RunRecord, b: RunRecord) -> tuple[str, Any, Any] | None:
+    return _field_difference(a, b, METHOD_FIELDS)
+
+
+def check_consistent(records: list[RunRecord]) -> None:
+    """Refuse complete runs that cannot be averaged or ranked together.
+
+    Within a task, every complete run of every method and seed must share the rounds, the
+    queries per round, the task version and the resolved task configuration
+    (``provenance["task_config"]``, less its documentation fields ``DOC_FIELDS``); within a
+    (task, method label), every seed must share the method, its version, its parameters and
+    its privilege. Incomplete runs are ignored.
+
+    Raises ``LeaderboardError`` with one line naming two runs (``task/method/seed<k>``), the
+    field that differs and both values.
+    """
+    first_of_task: dict[str, RunRecord] = {}
+    first_of_method: dict[tuple[str, str], RunRecord] = {}
+    for r in sorted((r for r in records if r.complete), key=lambda r: (r.task, r.method_label, r.seed)):
+        for first, differ in ((first_of_task.setdefault(r.task, r), _task_difference),
+                              (first_of_method.setdefault((r.task, r.method_label), r), _method_difference)):
+            diff = differ(first, r)
+            if diff is not None:
+                name, va, vb = diff
+                raise LeaderboardError(
+                    f"runs {_run_name(first)} and {_run_name(r)} differ in {name}: {_show(va)} vs {_show(vb)}; "
+                    f"the runs of a task must share one budget and configuration (keep each in its own "
+                    f"results folder)")
+
+
+def _run_name(r: RunRecord) -> str:
+    return f"{r.task}/{r.method_label}/seed{r.seed}"
 
 
 @dataclass
@@ -211,8 +286,11 @@ def build_leaderboard(records: list[RunRecord], level: float = 0.95, baseline: s
     skipped = sorted(f"{r.task}/{r.method_label}/seed{r.seed}" for r in records if not r.complete)
     if not complete:
         raise LeaderboardError("no complete runs to report")
+    suites = sorted({r.suite for r in complete})
+    if len(suites) > 1:
+        raise LeaderboardError(f"records of several suites {suites}: a leaderboard covers one suite")
+    check_consistent(complete)
     runs = runs_frame(complete)
-    _check_consistent(runs)
     summary = summary_table(runs, level, baseline)
     frame = rounds_frame(complete)
     ranks = rank_table(summary)

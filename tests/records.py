@@ -10,8 +10,9 @@ from benchmark.results import RoundRecord, RunRecord, run_path, write_run
 def make_record(method: str, seed: int, accs: Sequence[float], *, task: str = "digits", suite: str = "s",
                 tq: float | Sequence[float] = 0.8, gain: float | Sequence[float] = 0.5, privileged: bool = False,
                 method_version: int = 1, task_version: int = 1, queries: int = 5, label: str | None = None,
-                params: dict | None = None, shift: int = 0) -> RunRecord:
-    """A finished run with test accuracy ``accs[r]`` after round r (``queries`` per round)."""
+                params: dict | None = None, shift: int = 0, config: dict | None = None) -> RunRecord:
+    """A finished run with test accuracy ``accs[r]`` after round r (``queries`` per round);
+    ``config`` adds or replaces top-level fields of the recorded resolved task configuration."""
     n = len(accs) - 1
     tqs = [tq] * n if isinstance(tq, (int, float)) else list(tq)
     gains = [gain] * n if isinstance(gain, (int, float)) else list(gain)
@@ -22,7 +23,8 @@ def make_record(method: str, seed: int, accs: Sequence[float], *, task: str = "d
         teacher={"model": "mlp", "test_accuracy": 0.9, "validation_error": 0.1},
         provenance={"git_sha": "0123456789abcdef0123456789abcdef01234567", "git_dirty": False,
                     "packages": {"numpy": "2.0.0", "torch": "2.13.0"}, "python": "3.11.7", "platform": "Linux-test",
-                    "device": "cpu (2 threads)", "task_config": {"name": task, "rounds": n, "queries_per_round": queries},
+                    "device": "cpu (2 threads)", "task_config": {"name": task, "rounds": n, "queries_per_round": queries,
+                                                                **(config or {})},
                     "started_at": "2024-01-01T00:00:00+00:00", "wall_seconds": 1.5})
     for r, a in enumerate(accs):
         rec.rounds.append(RoundRecord(

@@ -75,7 +75,7 @@ def test_bad_records_are_refused():
         rec.summary = None
         build_leaderboard([rec])
     mixed = [make_record("margin", 0, [0.5, 0.6]), make_record("margin", 1, [0.5, 0.6], method_version=2)]
-    with pytest.raises(LeaderboardError, match="mix method_version values"):
+    with pytest.raises(LeaderboardError, match="margin/seed0 and digits/margin/seed1 differ in method version: 1 vs 2"):
         build_leaderboard(mixed)
     with pytest.raises(LeaderboardError, match="several suites"):
         build_leaderboard([make_record("margin", 0, [0.5, 0.6]), make_record("random", 0, [0.5, 0.6], suite="t")])
