@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from benchmark import paths
+from benchmark.compute import compute_identity
 from benchmark.config import ConfigError, MethodEntry, TaskConfig, stable_hash
 from benchmark.data import load_data, make_splits
 from benchmark.errors import RunConflictError
@@ -98,6 +99,14 @@ def _device_name(device: torch.device) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
+def _compute_text(compute: dict[str, Any] | None) -> str:
+    """``device cpu, 1 threads, float32, torch 2.13`` (or ``unknown`` for old run files)."""
+    if not compute:
+        return "unknown"
+    threads = f", {compute['threads']} threads" if compute.get("threads") else ""
+    return f"device {compute.get('device')}{threads}, {compute.get('precision')}, torch {compute.get('torch')}"
+
+
 def _plan_from_record(diag: dict[str, Any]) -> MixupPlan | None:
     """The mixed-query plan a finished round stored, or None for plain queries."""
     mix = diag.get("mixup")
@@ -120,9 +129,10 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
         raise ConfigError(f"task {task.name!r}: rounds x queries_per_round = {task.rounds} x {q} = "
                           f"{task.rounds * q} exceeds the pool of {n_pool} points")
     params = method.get_params()
+    compute = compute_identity(device)
     run_id = stable_hash({"schema": SCHEMA_VERSION, "task": task.to_dict(), "method": spec.method.name,
                           "method_version": method.version, "params": params, "seed": seed,
-                          "data": data.fingerprint}, length=20)
+                          "data": data.fingerprint, "compute": compute}, length=20)
     path = run_path(out, spec.suite, task.name, spec.method.label, seed)
     record: RunRecord | None = None
     if path.exists() and not fresh:
@@ -130,7 +140,9 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
         if existing.run_id != run_id:
             raise RunConflictError(
                 f"{path} holds a different run (run_id {existing.run_id}, this run {run_id}: the task, method "
-                f"parameters or data changed); rerun with --fresh to replace it or use another --out")
+                f"parameters, data or compute setting ({_compute_text(compute)}; stored: "
+                f"{_compute_text(existing.provenance.get('compute'))}) changed); rerun with --fresh to replace "
+                f"it or use another --out")
         if existing.complete:
             return existing
         record = existing
@@ -153,7 +165,8 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
             teacher={"model": task.teacher.model.name, "train_on": task.teacher.train_on,
                      "validation_error": val_err, "test_accuracy": accuracy(teacher.test_probs, y_test),
                      "pool_accuracy": float((teacher_pool_pred == y_pool).mean())},
-            provenance={**_code_provenance(), "device": _device_name(device), "task_config": task.to_dict(),
+            provenance={**_code_provenance(), "device": _device_name(device), "compute": compute,
+                        "task_config": task.to_dict(),
                         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                         "wall_seconds": 0.0},
         )

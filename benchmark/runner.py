@@ -15,8 +15,9 @@ from tqdm.auto import tqdm
 from benchmark.config import ConfigError, MethodEntry, SuiteConfig, load_suite, load_task
 from benchmark.loop import RunSpec, execute_run
 from benchmark.registry import METHODS
-from benchmark.results import RunRecord, run_path
-from benchmark.train import configure_threads, resolve_device
+from benchmark.compute import run_threads
+from benchmark.results import ResultsError, RunRecord, read_run, run_path
+from benchmark.train import resolve_device
 
 
 @dataclass(frozen=True)
@@ -63,21 +64,42 @@ def build_grid(suite: str | None = None, tasks: Sequence[str] | None = None, met
     return Grid(name, runs)
 
 
+def _complete_on_disk(path: Path) -> bool:
+    """Whether ``path`` holds a finished run (its identity is checked when the run starts)."""
+    if not path.exists():
+        return False
+    try:
+        return read_run(path).complete
+    except ResultsError:
+        return False
+
+
 def run_grid(grid: Grid, out: Path, device: str = "auto", fresh: bool = False, progress: bool = True,
              threads: int | None = None) -> list[RunRecord]:
-    """Run every run of ``grid`` (``threads``: torch CPU threads, default ``configure_threads``'s)."""
+    """Run every run of ``grid`` at ``threads`` CPU threads (default ``benchmark.compute``'s: 1).
+
+    The thread count applies to torch and to every BLAS/OpenMP pool for the whole grid; it is
+    part of each run's identity, so runs stored at another setting are a conflict, not a resume.
+    """
     dev = resolve_device(device)
-    if dev.type == "cpu":
-        configure_threads(threads)
-    records = []
+    with run_threads(threads if dev.type == "cpu" else None):
+        records, reused = _run_all(grid, out, dev, fresh, progress)
+    if reused == len(grid.runs) and reused:
+        print(f"{reused} runs already complete under {out / grid.suite}; --fresh reruns them", file=sys.stderr)
+    return records
+
+
+def _run_all(grid: Grid, out: Path, dev, fresh: bool, progress: bool) -> tuple[list[RunRecord], int]:
+    """Run the grid in order; returns the records and how many were already complete."""
+    records, reused = [], 0
     disable = not progress
     outer = tqdm(grid.runs, desc=f"suite {grid.suite}", unit="run", disable=disable, file=sys.stderr)
     for spec in outer:
         outer.set_postfix_str(f"{spec.task.name} / {spec.method.label} / seed {spec.seed}")
-        if fresh:
-            p = run_path(out, spec.suite, spec.task.name, spec.method.label, spec.seed)
-            if p.exists():
-                p.replace(p.with_name(p.name + ".bak"))
+        p = run_path(out, spec.suite, spec.task.name, spec.method.label, spec.seed)
+        if fresh and p.exists():
+            p.replace(p.with_name(p.name + ".bak"))
+        done_before = _complete_on_disk(p)
         inner = tqdm(total=spec.task.rounds + 1, desc="rounds", unit="round", leave=False, disable=disable,
                      file=sys.stderr)
 
@@ -90,5 +112,6 @@ def run_grid(grid: Grid, out: Path, device: str = "auto", fresh: bool = False, p
             records.append(execute_run(spec, out, dev, on_round=on_round, log=outer.write))
         finally:
             inner.close()
+        reused += done_before
     outer.close()
-    return records
+    return records, reused

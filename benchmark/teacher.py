@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from benchmark import paths
+from benchmark.compute import compute_identity
 from benchmark.config import TaskConfig, spec_dict, stable_hash
 from benchmark.data.base import LoadedData
 from benchmark.data.splits import Splits
@@ -148,9 +149,13 @@ class TeacherOutputs:
         return 1.0 - accuracy(self.validation_probs, y_val)
 
 
-def teacher_key(task: TaskConfig, data: LoadedData, splits: Splits, seed: int) -> str:
+def teacher_key(task: TaskConfig, data: LoadedData, splits: Splits, seed: int, device: torch.device) -> str:
+    """Content hash of everything that changes the teacher's outputs: its spec, the data and
+    splits, the seed, and the compute setting (device type, CPU threads, precision, torch
+    version; ``benchmark.compute.compute_identity``), so that a teacher trained in one
+    setting is never served to a run in another."""
     return stable_hash({"teacher": spec_dict(task.teacher), "data": data.fingerprint, "splits": splits.fingerprint(),
-                        "seed": seed, "format": 1})
+                        "seed": seed, "compute": compute_identity(device), "format": 2})
 
 
 def _teacher_paths(task: TaskConfig, key: str):
@@ -172,7 +177,7 @@ def _train_teacher(task: TaskConfig, data: LoadedData, splits: Splits, seed: int
     log(f"training teacher {spec.model.name} on {len(y)} {split} examples")
     fit(model, make_train_set(x, y, None, None, data.num_classes, spec.train, device), spec.train,
         derive_seed(seed, task.name, "teacher-train"), device)
-    _, pt = _teacher_paths(task, teacher_key(task, data, splits, seed))
+    _, pt = _teacher_paths(task, teacher_key(task, data, splits, seed, device))
     tmp = pt.with_name(f"{pt.stem}.{os.getpid()}.tmp.pt")
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
     tmp.replace(pt)
@@ -182,7 +187,7 @@ def _train_teacher(task: TaskConfig, data: LoadedData, splits: Splits, seed: int
 def get_teacher(task: TaskConfig, data: LoadedData, splits: Splits, seed: int, device: torch.device,
                 log: Callable[[str], None] = lambda s: None) -> TeacherOutputs:
     """Load the cached teacher outputs, or train the teacher and cache them (atomically)."""
-    key = teacher_key(task, data, splits, seed)
+    key = teacher_key(task, data, splits, seed, device)
     path, _ = _teacher_paths(task, key)
     if path.exists():
         try:
@@ -202,7 +207,7 @@ def load_teacher_model(task: TaskConfig, data: LoadedData, splits: Splits, seed:
                        log: Callable[[str], None] = lambda s: None) -> nn.Module:
     """The teacher model itself (eval mode, on ``device``): from its cached weights, or trained
     again exactly as ``get_teacher`` trains it when the weights are not cached."""
-    _, pt = _teacher_paths(task, teacher_key(task, data, splits, seed))
+    _, pt = _teacher_paths(task, teacher_key(task, data, splits, seed, device))
     if pt.exists():
         try:
             model = build_model(task.teacher.model, data.input_shape, data.num_classes, data.meta)

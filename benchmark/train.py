@@ -15,14 +15,13 @@ Fast path. The training set lives on the device as tensors; minibatches are inde
 (``Classifier.channels_last``), fused optimizers, large eval batches, and optionally
 ``torch.compile`` (``RUNTIME.compile``, the ``--compile`` option). uint8 image storage is
 scaled to [0, 1] per batch on the device. Image augmentation (``augment: crop_flip``) is
-batched on the device (``benchmark.augment``). On CPU, ``configure_threads`` uses every
-available core; training stays deterministic for a given seed.
+batched on the device (``benchmark.augment``). On CPU, training runs at the thread count of
+``benchmark.compute`` (1 by default) and is deterministic for a given seed and thread count.
 """
 from __future__ import annotations
 
 import contextlib
 import math
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.augment import crop_flip
+from benchmark.compute import configure_threads  # noqa: F401  (re-exported: the harness's thread setting)
 from benchmark.config import ConfigError, TrainRecipe
 from benchmark.models.base import Classifier
 
@@ -43,20 +43,6 @@ class Runtime:
 
 
 RUNTIME = Runtime()
-
-
-def configure_threads(n: int | None = None) -> int:
-    """Use ``n`` (default: ``AKD_BENCH_THREADS``, else every core this process may run on)
-    intra-op threads, unless ``OMP_NUM_THREADS`` already fixes the number. Returns it."""
-    if n is None and "OMP_NUM_THREADS" in os.environ and "AKD_BENCH_THREADS" not in os.environ:
-        return torch.get_num_threads()
-    if n is None:
-        env = os.environ.get("AKD_BENCH_THREADS")
-        n = int(env) if env else len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    n = max(1, int(n or 1))
-    if torch.get_num_threads() != n:
-        torch.set_num_threads(n)
-    return n
 
 
 def as_input(x: torch.Tensor) -> torch.Tensor:

@@ -84,7 +84,8 @@ def test_reproduce_runs_with_the_requested_threads(tmp_path, monkeypatch, thread
 
     seen = []
     monkeypatch.setenv("AKD_BENCH_THREADS", "7")
-    monkeypatch.setattr(runner, "configure_threads", lambda n=None: seen.append(n))
+    real = runner.run_threads
+    monkeypatch.setattr(runner, "run_threads", lambda n=None: seen.append(n) or real(n))
     tiny_suite = make_suite(tmp_path, [0])
     reproduce(str(tiny_suite), reference=tmp_path / "ref", update=True, progress=False, threads=threads)
     assert seen == [threads]

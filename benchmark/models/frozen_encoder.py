@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from benchmark import paths
+from benchmark.compute import compute_identity
 from benchmark.config import ConfigError, stable_hash
 from benchmark.models.base import Classifier, mlp_classifier
 from benchmark.registry import register_model
@@ -49,7 +50,9 @@ class EncoderCache:
 
     def __init__(self, ref: str, pooling: str, normalize: bool, max_batch: int = 128) -> None:
         self.ref, self.pooling, self.normalize, self.max_batch = ref, pooling, normalize, max_batch
-        self.file = paths.cache_dir("encoders") / f"{stable_hash([ref, pooling, normalize])}.npz"
+        # The encoder's floating-point sums depend on the thread count and torch version, so
+        # they key the file: outputs computed in one compute setting never reach another.
+        self.file = paths.cache_dir("encoders") / f"{stable_hash([ref, pooling, normalize, compute_identity('cpu')])}.npz"
         self.h1 = np.zeros(0, np.int64)
         self.h2 = np.zeros(0, np.int64)
         self.vec = np.zeros((0, 0), np.float32)
@@ -162,7 +165,7 @@ _CACHES: dict[tuple[Any, ...], EncoderCache] = {}
 
 def encoder_cache(ref: str, pooling: str = "mean", normalize: bool = False) -> EncoderCache:
     """The process-wide cache for one encoder setting (its disk file is keyed by the setting)."""
-    key = (ref, pooling, normalize, str(paths.cache_dir("encoders")))
+    key = (ref, pooling, normalize, str(paths.cache_dir("encoders")), torch.get_num_threads())
     if key not in _CACHES:
         _CACHES[key] = EncoderCache(ref, pooling, normalize)
     return _CACHES[key]
