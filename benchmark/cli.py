@@ -1,30 +1,80 @@
-"""Command line: ``python run_benchmark.py [run|list|report|compare|reproduce|perf] ...``.
+"""Command line: ``akd-bench``, ``python -m benchmark`` or ``python run_benchmark.py``, then
+``[run|list|report|compare|reproduce|prepare|perf] ...``.
 
-With no arguments it runs the ``quick`` suite and reports it.
+With no arguments it runs the ``quick`` suite and reports it. Parsing, ``--help``,
+``--version``, ``list tasks`` / ``list suites`` and argument errors import neither torch,
+pandas nor scipy: every command imports what it needs when it runs.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
 
 from benchmark import paths
+from benchmark.defaults import DEFAULT_FLOOR, DEFAULT_LEVEL
+from benchmark.errors import USER_ERRORS
 
-EPILOG = """examples:
-  python run_benchmark.py                                 # quick suite on digits, then the report
-  python run_benchmark.py run --suite quick --seeds 0     # one seed of the quick suite
-  python run_benchmark.py run --tasks digits --methods margin,random --seeds 0,1 --rounds 3
-  python run_benchmark.py report                          # leaderboard of results/runs -> results/leaderboard/
-  python run_benchmark.py compare results/runs/ci results/reference/ci   # exit 1 on a regression
-  python run_benchmark.py reproduce --suite ci            # rerun the ci suite, compare with its reference
-  python run_benchmark.py reproduce --suite ci --update-reference        # regenerate that reference
-  python run_benchmark.py list methods
-  python run_benchmark.py perf select --method coreset --n 50000 --dim 512 --budget 1000 --initial 1000
-  python run_benchmark.py prepare movie_snippets --data-dir data         # build movie_review_snippets.csv
-  python run_benchmark.py run --suite cpu-text --data-dir data
-  python run_benchmark.py perf train                      # training throughput of every model (samples/s)
-"""
+EXAMPLES = [  # (arguments, what the command does)
+    ("", "quick suite on digits, then the report"),
+    ("run --suite quick --seeds 0", "one seed of the quick suite"),
+    ("run --tasks digits --methods margin,random --seeds 0,1 --rounds 3", "an ad-hoc grid"),
+    ("report", "leaderboard of results/runs -> results/runs/leaderboard/"),
+    ("compare results/runs/ci results/reference/ci", "check results against the ci reference; exit 1 on a regression"),
+    ("reproduce --suite ci", "rerun the ci suite, compare with its reference"),
+    ("reproduce --suite ci --update-reference", "regenerate the ci reference (then commit it)"),
+    ("report --out results/reference --suite quick --leaderboard-dir results/leaderboard/quick",
+     "regenerate a committed leaderboard from the suite's reference run files"),
+    ("list methods", "registered methods (also: list tasks, list suites)"),
+    ("perf select --method coreset --n 50000 --dim 512 --budget 1000 --initial 1000", "time one selection"),
+    ("prepare movie_snippets --data-dir data", "build movie_review_snippets.csv"),
+    ("run --suite cpu-text --data-dir data", "then run the text suite on it"),
+    ("perf train", "training throughput of every model (samples/s)"),
+]
+
+
+def _epilog(prog: str) -> str:
+    """The examples, each command starting with ``prog``, under a comment saying what it does."""
+    lines = []
+    for args, note in EXAMPLES:
+        lines += [f"  # {note}"] if note else []
+        lines.append(f"  {prog} {args}".rstrip())
+    return "examples:\n" + "\n".join(lines) + "\n"
+
+
+def version() -> str:
+    """The version of the running code: the installed distribution's (``importlib.metadata``),
+    or, where the package runs from a checkout, the one in the checkout's pyproject.toml
+    (which an older install's metadata could contradict); ``"unknown"`` if neither is found."""
+    from importlib import metadata
+
+    try:
+        import tomllib
+
+        with open(paths.REPO_ROOT / "pyproject.toml", "rb") as f:
+            project = tomllib.load(f).get("project", {})
+        if project.get("name") == "akd-bench" and "version" in project:
+            return str(project["version"])
+    except (ImportError, OSError, ValueError):  # Python 3.10, not a checkout, or an unreadable file
+        pass
+    try:
+        return metadata.version("akd-bench")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: print ``<prog> <version>`` and exit 0 (the version is looked up only then)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(f"{parser.prog} {version()}")
+        parser.exit()
 
 
 def _csv(s: str) -> list[str]:
@@ -68,9 +118,8 @@ _floor = _number(float, lambda v: v >= 0.0, "a number >= 0, e.g. 0.005")
 
 def _add_out(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=paths.DEFAULT_OUT,
-                   help="results root: runs are stored as OUT/<suite>/<task>/<method>/seed<k>.jsonl; the "
-                        "leaderboard goes to results/leaderboard/<suite>/ for the default root and to "
-                        "OUT/leaderboard/<suite>/ otherwise (default: %(default)s)")
+                   help="results root: runs are stored as OUT/<suite>/<task>/<method>/seed<k>.jsonl and the "
+                        "leaderboard in OUT/leaderboard/<suite>/ (default: %(default)s)")
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
@@ -87,7 +136,8 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", action="store_true",
                    help="wrap models in torch.compile on CUDA (faster long runs; the first round pays the compile)")
     p.add_argument("--threads", type=_positive_int,
-                   help="CPU threads for torch (default: every core available, unless OMP_NUM_THREADS is set)")
+                   help="CPU threads for torch and BLAS (default: 1, so CPU results do not depend on the core "
+                        "count; more threads are recorded in the run header and the run id)")
     _add_out(p)
     p.add_argument("--fresh", action="store_true",
                    help="start every run of the grid over; an existing run file is kept as <file>.bak")
@@ -95,8 +145,6 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_compare_args(p: argparse.ArgumentParser) -> None:
-    from benchmark.compare import DEFAULT_FLOOR, DEFAULT_LEVEL
-
     p.add_argument("--exact", action="store_true",
                    help="also require the same selected pool indices and test accuracy in every round of every "
                         "seed (deterministic CPU suites on the same kind of machine)")
@@ -106,13 +154,17 @@ def _add_compare_args(p: argparse.ArgumentParser) -> None:
                    help="smallest tolerance, for runs with no spread across seeds (default: %(default)s)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; ``prog`` names the program in usage lines and examples (default:
+    the name it was invoked by, ``os.path.basename(sys.argv[0])``)."""
+    prog = prog or os.path.basename(sys.argv[0])
     parser = argparse.ArgumentParser(
-        prog="run_benchmark.py",
+        prog=prog,
         description="AKD-Bench: benchmark acquisition methods for active knowledge distillation. "
                     "Each run trains a student on a small labeled set plus the teacher's soft labels on the "
                     "pool points a method chose to pay for, and records test accuracy after every round.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=_epilog(prog), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="{run,list,report,compare,reproduce,prepare,perf}")
 
     p_run = sub.add_parser("run", help="run a suite or an ad-hoc grid (finished runs are skipped, "
@@ -133,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_rep = sub.add_parser("report", help="leaderboard tables, plots and HTML page from stored records (never trains)")
     _add_out(p_rep)
     p_rep.add_argument("--suite", help="report only this suite (default: every suite under --out)")
+    p_rep.add_argument("--leaderboard-dir", type=Path,
+                       help="write the leaderboard of --suite (required with this option) to this folder instead "
+                            "of OUT/leaderboard/<suite>/; the committed leaderboards are made with "
+                            "--out results/reference --suite S --leaderboard-dir results/leaderboard/S")
 
     p_cmp = sub.add_parser(
         "compare", help="check results against reference results per (task, method); exit 1 on a regression",
@@ -204,8 +260,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args: argparse.Namespace, report: bool) -> int:
-    import os
-
     from benchmark.runner import build_grid, run_grid
     from benchmark.train import RUNTIME
 
@@ -219,12 +273,14 @@ def _cmd_run(args: argparse.Namespace, report: bool) -> int:
     run_grid(grid, args.out, device=args.device, fresh=args.fresh, progress=not args.no_progress,
              threads=args.threads)
     if report:
-        return _cmd_report(args.out, grid.suite)
+        return _cmd_report(args.out, grid.suite, None)
     print(f"{len(grid.runs)} runs stored under {args.out / grid.suite}")
     return 0
 
 
-def _cmd_report(out: Path, suite: str | None) -> int:
+def _cmd_report(out: Path, suite: str | None, to: Path | None) -> int:
+    """Write the leaderboard of every suite under ``out`` (or of ``suite``) to
+    ``OUT/leaderboard/<suite>/``, or of ``suite`` to ``to``."""
     from benchmark.report import write_report
     from benchmark.results import load_records
 
@@ -233,7 +289,7 @@ def _cmd_report(out: Path, suite: str | None) -> int:
         where = f"suite {suite!r} under {out}" if suite else str(out)
         raise FileNotFoundError(f"no run records found for {where}; run a suite first")
     for s in sorted({r.suite for r in records}):
-        write_report([r for r in records if r.suite == s], paths.leaderboard_dir(out, s))
+        write_report([r for r in records if r.suite == s], to if to is not None else paths.leaderboard_dir(out, s))
     return 0
 
 
@@ -279,22 +335,28 @@ def _cmd_list(what: str) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from benchmark.compare import CompareError
-    from benchmark.config import ConfigError
-    from benchmark.leaderboard import LeaderboardError
-    from benchmark.registry import RegistryError, UnknownNameError
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Run the command line on ``argv`` (default ``sys.argv[1:]``); returns the exit status:
+    0 done, 1 a regression (``compare``/``reproduce``) or a closed output pipe, 2 bad input
+    (one ``error: ...`` line on stderr). ``prog`` as for ``build_parser``.
 
-    parser = build_parser()
+    A reader that closes the output early (``| head``) ends the program quietly.
+    """
+    try:
+        try:
+            return _main(argv, prog)
+        finally:
+            sys.stdout.flush()  # a closed pipe shows here, not in a traceback at exit
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _main(argv: Sequence[str] | None, prog: str | None) -> int:
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
-    from benchmark.data.base import DataError
-    from benchmark.loop import RunConflictError
-    from benchmark.results import ResultsError
-    from benchmark.teacher import OracleError
-    from methods.base import BudgetError, MethodError
-
-    known = (ConfigError, UnknownNameError, RegistryError, ResultsError, DataError, RunConflictError, OracleError,
-             BudgetError, MethodError, FileNotFoundError, CompareError, LeaderboardError)
+    if args.command == "report" and args.leaderboard_dir is not None and args.suite is None:
+        parser.error("argument --leaderboard-dir: name the suite it holds with --suite")
     try:
         if args.command is None:
             args = parser.parse_args(["run", "--suite", "quick"])
@@ -302,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return _cmd_run(args, report=args.report)
         if args.command == "report":
-            return _cmd_report(args.out, args.suite)
+            return _cmd_report(args.out, args.suite, args.leaderboard_dir)
         if args.command == "compare":
             return _cmd_compare(args)
         if args.command == "reproduce":
@@ -315,8 +377,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "list":
             return _cmd_list(args.what)
         if args.command == "perf":
-            import os
-
             if getattr(args, "data_dir", None) is not None:
                 os.environ["AKD_BENCH_DATA_DIR"] = str(args.data_dir.expanduser().resolve())
             if getattr(args, "threads", None) is not None:
@@ -338,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from benchmark.perf import perf_quick
 
             return perf_quick(args.json)
-    except known as e:
+    except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

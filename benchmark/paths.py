@@ -1,4 +1,10 @@
-"""Where AKD-Bench finds its task specs and suites and where it caches and writes files.
+"""Where AKD-Bench finds its task specs, suites and reference results, and where it caches
+and writes files.
+
+Task specs and reference results live in the repository's top-level ``datasets/`` and
+``results/reference/`` folders; a wheel ships them inside the package as
+``benchmark/tasks/`` and ``benchmark/reference/`` (see ``[tool.setuptools]`` in
+pyproject.toml). The installed copy is used when present, else the checkout's folder.
 
 Environment overrides: ``AKD_BENCH_CACHE`` (cache root, default ``~/.cache/akd_bench``)
 and ``AKD_BENCH_TASK_DIRS`` (extra folders of task YAML files, ``os.pathsep``-separated).
@@ -10,22 +16,28 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
-TASKS_DIR = REPO_ROOT / "datasets"
+
+
+def _shipped(packaged: str, checkout: Path) -> Path:
+    """``PACKAGE_DIR/<packaged>`` in an installed wheel, else ``checkout`` (a checkout or an
+    editable install, where the package folder has no such subfolder)."""
+    inside = PACKAGE_DIR / packaged
+    return inside if inside.is_dir() else checkout
+
+
+TASKS_DIR = _shipped("tasks", REPO_ROOT / "datasets")
 SUITES_DIR = PACKAGE_DIR / "suites"
+REFERENCE_DIR = _shipped("reference", REPO_ROOT / "results" / "reference")
 DEFAULT_OUT = Path("results") / "runs"
-LEADERBOARD_DIR = Path("results") / "leaderboard"
-REFERENCE_DIR = REPO_ROOT / "results" / "reference"
 
 
 def leaderboard_dir(out: Path, suite: str) -> Path:
-    """Where ``report`` writes one suite's leaderboard for the records under ``out``.
-
-    ``results/leaderboard/<suite>/`` for the default results root ``results/runs``;
-    ``<out>/leaderboard/<suite>/`` for any other ``--out``, so a results folder keeps its
-    own leaderboard beside its runs.
+    """Where ``report`` writes one suite's leaderboard for the records under ``out``:
+    ``<out>/leaderboard/<suite>/``, so a results folder keeps its leaderboard beside its runs
+    (``results/runs/leaderboard/<suite>/`` for the default root, which git ignores). The
+    committed leaderboards under ``results/leaderboard/<suite>/`` are written only on request
+    (``report --out results/reference --suite S --leaderboard-dir results/leaderboard/S``).
     """
-    if Path(out).resolve() == DEFAULT_OUT.resolve():
-        return LEADERBOARD_DIR / suite
     return Path(out) / "leaderboard" / suite
 
 

@@ -1,4 +1,5 @@
 """The command line: help, lists, ad-hoc runs, reports and one-line errors."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -77,11 +78,86 @@ def test_adhoc_run_then_report(tmp_path, capsys):
 def test_leaderboard_folder_rule():
     from benchmark import paths
 
-    # records under the default root results/runs -> results/leaderboard/<suite>/
-    assert paths.leaderboard_dir(paths.DEFAULT_OUT, "quick") == Path("results") / "leaderboard" / "quick"
-    assert paths.leaderboard_dir(Path("results/runs/"), "ci") == Path("results") / "leaderboard" / "ci"
-    # any other --out DIR keeps its leaderboard inside it
+    # every --out DIR keeps its leaderboard inside it, the default (git-ignored) results/runs too,
+    # so a user's report never rewrites the committed leaderboards under results/leaderboard/
+    assert paths.leaderboard_dir(paths.DEFAULT_OUT, "quick") == Path("results") / "runs" / "leaderboard" / "quick"
     assert paths.leaderboard_dir(Path("/tmp/x"), "ci") == Path("/tmp/x/leaderboard/ci")
+
+
+def test_report_to_an_explicit_leaderboard_dir(tmp_path, capsys):
+    """--leaderboard-dir writes one suite's leaderboard there, nothing under --out."""
+    src = ROOT / "results" / "reference"
+    assert main(["report", "--out", str(src), "--suite", "ci", "--leaderboard-dir", str(tmp_path / "lb")]) == 0
+    assert (tmp_path / "lb" / "leaderboard.csv").exists() and not (src / "leaderboard").exists()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:  # which suite would the folder hold?
+        main(["report", "--out", str(src), "--leaderboard-dir", str(tmp_path / "lb2")])
+    assert e.value.code == 2 and "--leaderboard-dir: name the suite it holds with --suite" in capsys.readouterr().err
+
+
+def _cli(*args: str, cwd: Path | None = None, module: bool = False, importtime: bool = False):
+    head = [sys.executable, *(["-X", "importtime"] if importtime else [])]
+    head += ["-m", "benchmark"] if module else [str(ROOT / "run_benchmark.py")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([*head, *args], capture_output=True, text=True, cwd=cwd, env=env)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["run", "--help"], ["list", "tasks"], ["list", "suites"],
+                                  ["run", "--rounds", "0"], ["list", "nothing"], ["compare", "a", "b", "--level", "2"],
+                                  ["report", "--leaderboard-dir", "x"]])
+def test_help_lists_and_argument_errors_do_not_import_torch_pandas_or_scipy(args):
+    res = _cli(*args, importtime=True)
+    assert res.returncode in (0, 2), res.stderr[-2000:]
+    # -X importtime writes one line per module to stderr: "import time: self | cumulative | [indent]name"
+    imported = {line.rsplit("|", 1)[1].strip() for line in res.stderr.splitlines() if line.startswith("import time:")}
+    assert "benchmark.cli" in imported  # the flag took effect
+    assert not {"torch", "pandas", "scipy"} & imported
+
+
+def test_version_help_names_and_module_entry_point(tmp_path):
+    from benchmark.cli import version
+
+    assert version() != "unknown"
+    res = _cli("--version")
+    assert res.returncode == 0 and res.stdout.strip() == f"python run_benchmark.py {version()}"
+    usage = _cli("--help").stdout
+    assert usage.startswith("usage: python run_benchmark.py") and "python run_benchmark.py reproduce --suite ci" in usage
+    res = _cli("--help", cwd=tmp_path, module=True)  # python -m benchmark is the same command line
+    assert res.returncode == 0 and res.stdout.startswith("usage: python -m benchmark")
+    assert "python -m benchmark run --suite quick --seeds 0" in res.stdout
+    res = _cli("list", "suites", cwd=tmp_path, module=True)
+    assert res.returncode == 0 and "quick" in res.stdout
+
+
+def test_threads_help_says_one_thread_by_default():
+    out = " ".join(_cli("run", "--help").stdout.split())
+    assert ("--threads THREADS CPU threads for torch and BLAS (default: 1, so CPU results do not depend on the core "
+            "count; more threads are recorded in the run header and the run id)") in out
+
+
+ENTRY_POINTS = {  # how each entry point starts the command line
+    "script": [str(ROOT / "run_benchmark.py")],
+    "module": ["-m", "benchmark"],
+    "console": ["-c", "import sys; from benchmark.cli import main; sys.exit(main())"],  # akd-bench = benchmark.cli:main
+}
+
+
+@pytest.mark.parametrize("unbuffered", ["", "1"])
+@pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
+def test_closed_output_pipe_exits_quietly(entry, unbuffered):
+    """`... list suites | head -1`: the reader is gone (here before the first write, so every
+    write fails): nothing on stderr, whether stdout is buffered or not; exit status 1 (argparse
+    itself ignores a failed write of --help and exits 0)."""
+    head = [sys.executable, *ENTRY_POINTS[entry]]
+    env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
+    for args in (["list", "suites"], ["--version"], ["--help"]):
+        r, w = os.pipe()
+        os.close(r)
+        try:
+            res = subprocess.run([*head, *args], stdout=w, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+        finally:
+            os.close(w)
+        assert res.stderr == "" and res.returncode in ((0, 1) if args == ["--help"] else (1,)), (args, res.stderr)
 
 
 def test_reproduce_without_reference_is_a_one_line_error(tmp_path, capsys):
