@@ -17,6 +17,9 @@ field                         shape            meaning
 ``initial_pool_embeddings``   (pool_size, d)   features of the round-0 student (trained on the
                                                labeled set alone) on every pool point, indexed
                                                by pool index; the same in every round
+``student_mc_probs``          (T, n, C)        probabilities on ``unlabeled`` from T stochastic
+                                               forward passes with dropout active (MC dropout,
+                                               Gal & Ghahramani 2016), float32
 ============================  ===============  ===========================================
 
 Every array is a read-only copy backed by immutable bytes. The per-round student outputs
@@ -25,22 +28,42 @@ is computed only when it is itself read (methods that need it once per run cache
 derive from it). ``device`` names where the harness computes ("cpu", "cuda", "cuda:N"), so
 selection kernels can run there too.
 
+``student_mc_probs``: T = ``mc_samples`` (``MC_SAMPLES`` = 20 unless the harness asks for
+more) passes in one batched no-grad sweep over the pool. Dropout modules (every
+``nn.Dropout``-like layer, and attention and Transformer layers, whose train mode only turns
+their dropout on) run in train mode; everything else, BatchNorm included, in eval mode, so
+the passes differ only by their dropout masks. When the student's ``features`` is an
+``nn.Sequential``, the layers before the first one holding active dropout are deterministic
+and run once per batch; only the rest runs T times. Pass t of a batch draws its masks from
+the global torch generator seeded with ``derive_seed(mc_seed, t, first row)``, inside
+``torch.random.fork_rng`` (the training generator is untouched). ``mc_seed`` defaults to a
+digest of the unlabeled indices, so a run (and a resumed run) is reproducible, and pass t does
+not depend on T: the first k of T passes are exactly a k-pass computation. A student without
+active dropout gives T identical passes. Memory: 4·T·n·C bytes.
+
 ``PoolState.from_arrays`` builds a state from precomputed arrays, without a student (for
 tests and ``run_benchmark.py perf select``).
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
+from benchmark.seeding import derive_seed
 from benchmark.teacher import frozen_array
-from benchmark.train import predict
+from benchmark.train import _autocast, _memory_format, as_input, predict
 
 LAZY_FIELDS = ("student_probs", "student_embeddings", "student_probs_train", "student_embeddings_train",
-               "pool_inputs", "initial_pool_embeddings")
+               "pool_inputs", "initial_pool_embeddings", "student_mc_probs")
+MC_SAMPLES = 20  # stochastic passes of ``student_mc_probs`` unless the harness asks for another number
+# Modules whose train mode changes nothing but dropout: switched on for the MC passes.
+_STOCHASTIC = (nn.modules.dropout._DropoutNd, nn.MultiheadAttention, nn.TransformerEncoderLayer,
+               nn.TransformerDecoderLayer)
 # Fields computed only when read themselves, not together with the per-round outputs.
 _ON_READ_FIELDS = frozenset({"initial_pool_embeddings"})
 
@@ -49,17 +72,83 @@ class StateAccessError(AttributeError):
     """A lazy field was read that the method did not list in ``requires``."""
 
 
+def active_dropout(model: nn.Module) -> list[nn.Module]:
+    """The dropout layers of ``model`` with a drop probability above 0."""
+    return [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0]
+
+
+def _mc_split(model: nn.Module) -> tuple[nn.Module, nn.Module]:
+    """(deterministic prefix, stochastic rest) of ``model``: the features' layers before the
+    first one holding active dropout, then the remaining layers and the head."""
+    feats = getattr(model, "features", None)
+    if not isinstance(feats, nn.Sequential):
+        return nn.Identity(), model
+    cut = next((i for i, layer in enumerate(feats) if active_dropout(layer)), len(feats))
+    return feats[:cut], nn.Sequential(*feats[cut:], model.head)
+
+
+@torch.no_grad()
+def mc_dropout_probs(model: nn.Module, x: Any, index: np.ndarray | None, device: torch.device, samples: int,
+                     seed: int) -> np.ndarray:
+    """Probabilities (samples, N, C) float32 of ``samples`` stochastic passes over ``x`` (or
+    ``x[index]``) with dropout active and everything else in eval mode (see the module note)."""
+    model.eval().to(device)
+    mf = _memory_format(model, device)
+    if mf is not None:
+        model.to(memory_format=mf)
+    for m in model.modules():
+        if isinstance(m, _STOCHASTIC):
+            m.train()
+    prefix, rest = _mc_split(model)
+    n = len(x) if index is None else len(index)
+    batch = max(1, getattr(model, "eval_batch_size", 8192) * (4 if device.type == "cuda" else 1))
+    out: np.ndarray | None = None
+    try:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            for s in range(0, n, batch):
+                xb = x[s:s + batch] if index is None else x[index[s:s + batch]]
+                xb = as_input(torch.as_tensor(xb).to(device, non_blocking=True))
+                if mf is not None:
+                    xb = xb.contiguous(memory_format=mf)
+                with _autocast(device):
+                    h = prefix(xb)
+                for t in range(samples):
+                    torch.manual_seed(derive_seed(seed, t, s))
+                    with _autocast(device):
+                        p = torch.softmax(rest(h).float(), dim=1).cpu().numpy()
+                    if out is None:
+                        out = np.empty((samples, n, p.shape[1]), dtype=np.float32)
+                    out[t, s:s + len(p)] = p
+    finally:
+        model.eval()
+    if out is None:
+        num_classes = getattr(model.head, "out_features", 0)
+        out = np.zeros((samples, 0, num_classes), dtype=np.float32)
+    return out
+
+
 class StudentFeatures:
-    """Computes the lazy fields from the current student and the unlabeled/train inputs only."""
+    """Computes the lazy fields from the current student and the unlabeled/train inputs only.
+    ``mc_samples`` and ``mc_seed`` set ``student_mc_probs`` (module note); ``mc_seed`` None
+    derives the seed from the unlabeled indices."""
 
     def __init__(self, model: torch.nn.Module, x_pool: Any, unlabeled: np.ndarray, x_train: Any,
-                 device: torch.device, initial_model: torch.nn.Module | None = None) -> None:
+                 device: torch.device, initial_model: torch.nn.Module | None = None, mc_samples: int = MC_SAMPLES,
+                 mc_seed: int | None = None) -> None:
         self._model = model
         self._x_pool = x_pool
         self._unlabeled = unlabeled
         self._x_train = x_train
         self._device = device
         self._initial_model = initial_model
+        self._mc_samples = mc_samples
+        self._mc_seed = mc_seed
+
+    def _mc_seed_value(self) -> int:
+        if self._mc_seed is not None:
+            return int(self._mc_seed)
+        digest = hashlib.blake2b(np.ascontiguousarray(self._unlabeled, dtype=np.int64).tobytes(), digest_size=8)
+        return derive_seed("student_mc_probs", digest.hexdigest())
 
     def compute(self, names: set[str]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
@@ -80,6 +169,9 @@ class StudentFeatures:
                                        "compute it from")
             out["initial_pool_embeddings"] = predict(self._initial_model, self._x_pool, self._device,
                                                      embeddings=True)[1]
+        if "student_mc_probs" in names:
+            out["student_mc_probs"] = mc_dropout_probs(self._model, self._x_pool, self._unlabeled, self._device,
+                                                       self._mc_samples, self._mc_seed_value())
         return out
 
 

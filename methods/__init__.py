@@ -4,5 +4,6 @@ from methods.base import AcquisitionMethod, BudgetError, MethodError, MixupPlan,
 from methods import random_sampling, uncertainty  # noqa: F401  (registration)
 from methods import rad  # noqa: F401  (registration)
 from methods import badge, cluster_margin, coreset, oracle, pcoreset, unixkd  # noqa: F401  (registration)
+from methods import bald, probcover, stochastic, typiclust  # noqa: F401  (registration)
 
 __all__ = ["AcquisitionMethod", "ScoreMethod", "BudgetError", "MethodError", "MixupPlan"]

@@ -46,7 +46,8 @@ def fast_task():
 
 def make_state(n_pool: int = 60, n_labeled: int = 10, n_queried: int = 6, num_classes: int = 4, seed: int = 0,
                requires=frozenset({"student_probs", "student_embeddings", "student_probs_train",
-                                   "student_embeddings_train", "pool_inputs", "initial_pool_embeddings"}),
+                                   "student_embeddings_train", "pool_inputs", "initial_pool_embeddings",
+                                   "student_mc_probs"}),
                round: int = 1):
     """A PoolState over synthetic 1x4x4 inputs with a real (untrained, seeded) MLP student.
 

@@ -1,7 +1,10 @@
 """The contract every registered acquisition method must meet (one template, every method)."""
+import dataclasses
+
 import numpy as np
 import pytest
 
+import benchmark.models
 from benchmark.registry import METHODS
 from benchmark.state import PrivilegedView
 from methods.base import BudgetError
@@ -26,6 +29,20 @@ def test_every_builtin_method_is_covered():
 def method(request):
     cls = METHODS.get(request.param)
     return cls()
+
+
+@pytest.fixture
+def state_factory(state_factory, method, monkeypatch):
+    """The shared synthetic states; a method that needs MC dropout passes (``student_mc_probs``)
+    gets a student with dropout 0.5, since the shared student has none."""
+    if "student_mc_probs" in method.requires:
+        build = benchmark.models.build_model
+
+        def with_dropout(spec, *args, **kwargs):
+            return build(dataclasses.replace(spec, params={**spec.params, "dropout": 0.5}), *args, **kwargs)
+
+        monkeypatch.setattr(benchmark.models, "build_model", with_dropout)
+    return state_factory
 
 
 def test_constructor_only_stores_parameters(method):

@@ -36,8 +36,11 @@ class Classifier(nn.Module):
 def mlp_classifier(first: nn.Module, width: int, hidden: list[int] | tuple[int, ...], num_classes: int,
                    dropout: float = 0.0) -> Classifier:
     """``first`` (inputs -> (N, width)) -> [Linear -> ReLU (-> Dropout)] x len(hidden) -> Linear head.
-    The embedding is the last hidden layer (``width`` when ``hidden`` is empty)."""
+    The embedding is the last hidden layer (``width`` when ``hidden`` is empty). With no hidden
+    layer, ``dropout`` > 0 applies to ``first``'s output, before the head."""
     layers: list[nn.Module] = [first]
+    if not hidden and dropout > 0:
+        layers.append(nn.Dropout(dropout))
     for h in hidden:
         layers += [nn.Linear(width, h), nn.ReLU()]
         if dropout > 0:

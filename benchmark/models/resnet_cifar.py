@@ -1,8 +1,9 @@
 """CIFAR-style ResNets (He, Zhang, Ren & Sun, *Deep Residual Learning for Image Recognition*,
 CVPR 2016, section 4.2): a 3x3 stem with ``width`` filters, three stages of ``n`` basic
 blocks each with ``width``, ``2*width`` and ``4*width`` filters (stride 2 at the start of
-stages 2 and 3), global average pooling (the embedding, ``4*width`` wide) and a linear
-head. Depth = 6n + 2: ResNet-20 (n = 3, 0.27M parameters) and ResNet-56 (n = 9, 0.85M).
+stages 2 and 3), global average pooling (the embedding, ``4*width`` wide), optional dropout
+on the pooled features (``dropout`` > 0; 0 by default, as in the paper) and a linear head.
+Depth = 6n + 2: ResNet-20 (n = 3, 0.27M parameters) and ResNet-56 (n = 9, 0.85M).
 
 Shortcuts: ``shortcut: A`` (the paper's CIFAR choice, parameter-free) subsamples the input
 with stride 2 and zero-pads the new channels; ``shortcut: B`` uses a 1x1 convolution with
@@ -60,8 +61,9 @@ def _init(m: nn.Module) -> None:
 
 @register_model("resnet_cifar")
 def resnet_cifar(input_shape: tuple[int, ...], num_classes: int, depth: int = 20, width: int = 16,
-                 shortcut: str = "A") -> Classifier:
-    """ResNet-``depth`` (depth = 6n + 2) for (N, C, H, W) inputs; embedding width ``4*width``."""
+                 shortcut: str = "A", dropout: float = 0.0) -> Classifier:
+    """ResNet-``depth`` (depth = 6n + 2) for (N, C, H, W) inputs; embedding width ``4*width``;
+    ``dropout`` on the pooled features before the head."""
     if len(input_shape) != 3:
         raise ValueError(f"resnet_cifar needs image inputs (C, H, W), got input shape {input_shape}")
     if depth < 8 or (depth - 2) % 6:
@@ -76,18 +78,22 @@ def resnet_cifar(input_shape: tuple[int, ...], num_classes: int, depth: int = 20
             layers.append(BasicBlock(c, c_out, 2 if (stage > 0 and i == 0) else 1, shortcut))
             c = c_out
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    if dropout > 0:
+        layers.append(nn.Dropout(dropout))
     model = ConvNet(nn.Sequential(*layers), nn.Linear(c, num_classes))
     _init(model)
     return model
 
 
 @register_model("resnet20")
-def resnet20(input_shape: tuple[int, ...], num_classes: int, width: int = 16, shortcut: str = "A") -> Classifier:
+def resnet20(input_shape: tuple[int, ...], num_classes: int, width: int = 16, shortcut: str = "A",
+             dropout: float = 0.0) -> Classifier:
     """ResNet-20 (n = 3): 0.27M parameters at width 16."""
-    return resnet_cifar(input_shape, num_classes, depth=20, width=width, shortcut=shortcut)
+    return resnet_cifar(input_shape, num_classes, depth=20, width=width, shortcut=shortcut, dropout=dropout)
 
 
 @register_model("resnet56")
-def resnet56(input_shape: tuple[int, ...], num_classes: int, width: int = 16, shortcut: str = "A") -> Classifier:
+def resnet56(input_shape: tuple[int, ...], num_classes: int, width: int = 16, shortcut: str = "A",
+             dropout: float = 0.0) -> Classifier:
     """ResNet-56 (n = 9): 0.85M parameters at width 16."""
-    return resnet_cifar(input_shape, num_classes, depth=56, width=width, shortcut=shortcut)
+    return resnet_cifar(input_shape, num_classes, depth=56, width=width, shortcut=shortcut, dropout=dropout)

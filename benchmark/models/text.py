@@ -74,7 +74,8 @@ def embedding_bag(input_shape: tuple[int, ...], num_classes: int, vocab_size: in
                   hidden: list[int] | tuple[int, ...] = (), dropout: float = 0.0,
                   buckets: int | None = None) -> Classifier:
     """Bag of embeddings (``buckets`` hashed rows, or one row per token) ->
-    [Linear -> ReLU] x len(hidden) -> Linear."""
+    [Linear -> ReLU -> Dropout] x len(hidden) -> Linear; with no hidden layer, ``dropout`` > 0
+    applies to the mean embedding."""
     v = _check_text("embedding_bag", input_shape, vocab_size)
     return mlp_classifier(MeanEmbedding(v, dim, buckets), dim, hidden, num_classes, dropout)
 
