@@ -89,3 +89,23 @@ def test_reproduce_runs_with_the_requested_threads(tmp_path, monkeypatch, thread
     tiny_suite = make_suite(tmp_path, [0])
     reproduce(str(tiny_suite), reference=tmp_path / "ref", update=True, progress=False, threads=threads)
     assert seen == [threads]
+
+
+def test_reference_and_tasks_default_to_the_checkouts_folders():
+    from benchmark import paths
+    from benchmark.reproduce import reference_dir
+
+    assert reference_dir("ci") == ROOT / "results" / "reference" / "ci"
+    assert paths.TASKS_DIR == ROOT / "datasets"
+
+
+def test_an_installed_package_uses_its_shipped_copies(tmp_path, monkeypatch):
+    """In a wheel, datasets/ and results/reference/ are benchmark/tasks/ and benchmark/reference/
+    (the folder above the package is site-packages, which holds Hugging Face's `datasets`)."""
+    from benchmark import paths
+
+    monkeypatch.setattr(paths, "PACKAGE_DIR", tmp_path / "benchmark")
+    checkout = tmp_path / "datasets"
+    assert paths._shipped("tasks", checkout) == checkout
+    (tmp_path / "benchmark" / "tasks").mkdir(parents=True)
+    assert paths._shipped("tasks", checkout) == tmp_path / "benchmark" / "tasks"

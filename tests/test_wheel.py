@@ -1,0 +1,87 @@
+"""A non-editable install works: build the wheel, install it into a fresh virtual
+environment and use it from an empty folder (no checkout on the path).
+
+The venv sees the system site-packages, so torch and the other dependencies come from
+there (``--no-deps``); nothing is downloaded. The build runs offline (``--no-index
+--no-build-isolation``), with the setuptools of the running interpreter.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from setuptools import find_packages
+
+from checkout import ROOT, copy_source_tree
+
+pytestmark = pytest.mark.slow
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_package_list_holds_every_package():
+    """pyproject.toml lists its packages by hand (two are folders mapped into the package):
+    a new subpackage must be added there, or the wheel would lack it."""
+    listed = set(_pyproject()["tool"]["setuptools"]["packages"])
+    found = set(find_packages(str(ROOT), include=["benchmark*", "methods*"]))
+    assert found <= listed, f"add {sorted(found - listed)} to [tool.setuptools] packages in pyproject.toml"
+    assert not (ROOT / "datasets" / "__init__.py").exists()  # would shadow Hugging Face datasets
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory) -> Path:
+    """A venv with the freshly built wheel installed; returns its bin folder."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    src = copy_source_tree(tmp / "src")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-index", "--no-build-isolation",
+                    "-w", str(tmp / "dist"), str(src)], check=True, capture_output=True)
+    (wheel,) = (tmp / "dist").glob("akd_bench-*.whl")
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(tmp / "venv")],
+                   check=True, capture_output=True)
+    bin_dir = tmp / "venv" / ("Scripts" if os.name == "nt" else "bin")
+    # the system pip, run by the venv's interpreter, installs into the venv
+    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+                   check=True, capture_output=True)
+    return bin_dir
+
+
+def _run(bin_dir: Path, cwd: Path, *cmd: str, shell: bool = False, **env: str) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    environ.update(env, PATH=f"{bin_dir}{os.pathsep}{environ.get('PATH', '')}")
+    return subprocess.run(cmd[0] if shell else list(cmd), cwd=cwd, env=environ, capture_output=True, text=True,
+                          shell=shell)
+
+
+def test_installed_wheel_works_from_an_empty_folder(venv, tmp_path):
+    where = _run(venv, tmp_path, "python", "-c", "import benchmark; print(benchmark.__file__)")
+    assert Path(where.stdout.strip()).is_relative_to(venv.parent), where  # the wheel, not the checkout
+
+    tasks = _run(venv, tmp_path, "akd-bench", "list", "tasks")
+    assert tasks.returncode == 0, tasks.stderr
+    listed = {line.split()[0] for line in tasks.stdout.splitlines()}
+    assert listed == {p.stem for p in (ROOT / "datasets").glob("*.yaml")}
+
+    version = _run(venv, tmp_path, "akd-bench", "--version")
+    assert (version.returncode, version.stdout.strip()) == (0, f"akd-bench {_pyproject()['project']['version']}")
+
+    helped = _run(venv, tmp_path, "python", "-m", "benchmark", "--help")
+    assert helped.returncode == 0 and helped.stdout.startswith("usage: python -m benchmark"), helped.stderr
+    assert "akd-bench [-h]" in _run(venv, tmp_path, "akd-bench", "--help").stdout
+
+    piped = _run(venv, tmp_path, "akd-bench list suites | head -1", shell=True, PYTHONUNBUFFERED="1")
+    assert piped.stdout.startswith("ci ") and piped.stderr == ""
+
+
+def test_installed_wheel_reproduces_the_ci_suite(venv, tmp_path):
+    """The wheel ships the ci reference: reproduce finds and matches it (about 20 s)."""
+    res = _run(venv, tmp_path, "akd-bench", "reproduce", "--suite", "ci", "--no-progress",
+               AKD_BENCH_CACHE=str(tmp_path / "cache"))
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert "site-packages" in res.stdout  # the reference it compared with is the installed one
+    assert {p.name for p in tmp_path.iterdir()} <= {"cache"}  # nothing written to the working folder
