@@ -46,6 +46,19 @@ class MethodError(RuntimeError):
     """A method returned an invalid selection (wrong count, duplicates, out of range)."""
 
 
+class MethodFailure(RuntimeError):
+    """A method raised or answered badly during a run; the message names the method, task,
+    seed and round. The grid runner records it and goes on with the other runs."""
+
+
+class GridError(RuntimeError):
+    """Some runs of a grid failed (``failures``: one line each); the others finished."""
+
+    def __init__(self, failures: list[str]) -> None:
+        super().__init__(f"{len(failures)} run(s) failed: " + "; ".join(failures))
+        self.failures = list(failures)
+
+
 class CompareError(ValueError):
     """A results or reference folder that cannot be compared (missing, empty, ambiguous)."""
 

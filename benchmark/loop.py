@@ -45,9 +45,10 @@ from benchmark.models import build_model
 from benchmark.registry import METHODS
 from benchmark.results import SCHEMA_VERSION, RoundRecord, RunRecord, read_run, run_path, write_run
 from benchmark.seeding import derive_rng, derive_seed
-from benchmark.state import PoolState, PrivilegedView, StudentFeatures
-from benchmark.teacher import TeacherOracle, get_teacher, load_teacher_model
+from benchmark.state import PoolState, PrecomputedFeatures, PrivilegedView, StudentFeatures
+from benchmark.teacher import TeacherOracle, frozen_array, get_teacher, load_teacher_model
 from benchmark.train import accuracy, fit, make_train_set, new_model, nll, predict
+from benchmark.errors import MethodError, MethodFailure
 from methods.base import MixupPlan
 
 
@@ -107,6 +108,42 @@ def _compute_text(compute: dict[str, Any] | None) -> str:
     return f"device {compute.get('device')}{threads}, {compute.get('precision')}, torch {compute.get('torch')}"
 
 
+def _round_state(r: int, oracle: TeacherOracle, num_classes: int, pool_size: int, y_lab: np.ndarray,
+                 soft_parts: list[np.ndarray], val_err: float, requires: frozenset[str], device: torch.device,
+                 features: StudentFeatures, initial: dict[str, np.ndarray]) -> PoolState:
+    """Round ``r``'s ``PoolState``. The fields the method requires are computed here, before it
+    runs, into read-only copies: the state holds no reference to the student, its inputs or
+    any other harness object, so nothing a method does to what it is given reaches the run."""
+    per_round = set(requires) - {"initial_pool_embeddings"}
+    arrays = {k: frozen_array(v) for k, v in features.compute(per_round).items()}
+    if "initial_pool_embeddings" in requires:
+        if not initial:
+            initial.update({k: frozen_array(v) for k, v in features.compute({"initial_pool_embeddings"}).items()})
+        arrays.update(initial)
+    return PoolState(round=r, budget_left=oracle.budget_left, num_classes=num_classes, pool_size=pool_size,
+                     labeled=np.arange(len(y_lab)), labeled_y=y_lab, unlabeled=oracle.unqueried(),
+                     queried=oracle.queried(), queried_soft_labels=np.concatenate(soft_parts),
+                     validation_teacher_error=val_err, requires=requires, device=str(device),
+                     _features=PrecomputedFeatures(arrays))
+
+
+def _ask_method(method: Any, state: PoolState, budget: int, rng: np.random.Generator, view: Any,
+                where: str) -> tuple[np.ndarray, MixupPlan | None, dict[str, Any]]:
+    """The method's selection, mixing plan and diagnostics for one round. Whatever goes wrong
+    inside the method (an exception or a bad answer) becomes one ``MethodFailure`` that names
+    the method and ``where`` (task, seed, round)."""
+    try:
+        idx = method.select(state, budget, rng, privileged=view)
+        diag = dict(getattr(method, "diagnostics_", {}))
+        if "mixup" in diag:
+            raise MethodError("the diagnostics key 'mixup' is reserved for the harness's record of mixed queries")
+        return idx, getattr(method, "mixup_", None), diag
+    except Exception as e:  # noqa: BLE001  (a faulty method must not take the grid down)
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise MethodFailure(f"method {method.name!r} ({where}): {type(e).__name__}: {reason}"
+                            if not isinstance(e, MethodError) else f"method {method.name!r} ({where}): {reason}") from e
+
+
 def _plan_from_record(diag: dict[str, Any]) -> MixupPlan | None:
     """The mixed-query plan a finished round stored, or None for plain queries."""
     mix = diag.get("mixup")
@@ -121,6 +158,10 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
     """Run (or resume, or skip if finished) one run and return its complete record."""
     task, seed = spec.task, spec.seed
     method = instantiate_method(spec.method)
+    # What a method may see is fixed here, from its registered class, before the first round:
+    # nothing the method does at run time (setting ``privileged`` or ``requires``) changes it.
+    registered = METHODS.get(spec.method.name)
+    privileged, requires = bool(registered.privileged), frozenset(registered.requires)
     data = load_data(task.data)
     splits = make_splits(data, task.splits, seed)
     n_pool, C = len(splits.pool), data.num_classes
@@ -160,13 +201,14 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
         record = RunRecord(
             run_id=run_id, suite=spec.suite, task=task.name, task_version=task.version, method=spec.method.name,
             method_label=spec.method.label, method_version=method.version, params=params, seed=seed,
-            privileged=bool(method.privileged), rounds_planned=task.rounds, queries_per_round=q,
+            privileged=privileged, rounds_planned=task.rounds, queries_per_round=q,
             data_fingerprint=data.fingerprint,
             teacher={"model": task.teacher.model.name, "train_on": task.teacher.train_on,
                      "validation_error": val_err, "test_accuracy": accuracy(teacher.test_probs, y_test),
                      "pool_accuracy": float((teacher_pool_pred == y_pool).mean())},
             provenance={**_code_provenance(), "device": _device_name(device), "compute": compute,
                         "task_config": task.to_dict(),
+                        "label_names": list(data.label_names),  # class i of the run is label_names[i] in the data
                         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                         "wall_seconds": 0.0},
         )
@@ -186,7 +228,8 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
     x_pool_t = torch.from_numpy(x_pool)
     if device.type == "cuda":  # keep the pool resident on the GPU for the per-round passes
         x_pool_t = x_pool_t.to(device)
-    need_initial = "initial_pool_embeddings" in method.requires
+    need_initial = "initial_pool_embeddings" in requires
+    initial: dict[str, np.ndarray] = {}  # the round-0 student's pool features, computed once per run
     student0: torch.nn.Module | None = None
 
     def pay(idx: np.ndarray, plan: MixupPlan | None) -> np.ndarray:
@@ -235,29 +278,21 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
         select_s, t_acc_q, gain, diag = 0.0, None, None, {}
         idx = np.zeros(0, dtype=np.int64)
         if r > 0:
-            unlabeled, queried = oracle.unqueried(), oracle.queried()
-            x_train = np.concatenate([x_lab, *x_parts[1:]])
-            state = PoolState(
-                round=r, budget_left=oracle.budget_left, num_classes=C, pool_size=n_pool,
-                labeled=np.arange(len(y_lab)), labeled_y=y_lab, unlabeled=unlabeled, queried=queried,
-                queried_soft_labels=np.concatenate(soft_parts), validation_teacher_error=val_err,
-                requires=frozenset(method.requires), device=str(device),
-                _features=StudentFeatures(student, x_pool_t, unlabeled, torch.from_numpy(x_train), device,
-                                          initial_model=student0))
-            privileged = PrivilegedView(y_pool, teacher.pool_probs) if method.privileged else None
-            rng = derive_rng(seed, task.name, spec.method.name, sel_seed, "select", r)
             t0 = time.perf_counter()
-            idx = method.select(state, q, rng, privileged=privileged)
+            state = _round_state(r, oracle, C, n_pool, y_lab, soft_parts, val_err, requires, device,
+                                 StudentFeatures(student, x_pool_t, oracle.unqueried(),
+                                                 torch.from_numpy(np.concatenate([x_lab, *x_parts[1:]])), device,
+                                                 initial_model=student0), initial)
+            view = PrivilegedView(y_pool, teacher.pool_probs) if privileged else None
+            rng = derive_rng(seed, task.name, spec.method.name, sel_seed, "select", r)
+            idx, plan, diag = _ask_method(method, state, q, rng, view, f"task {task.name}, seed {seed}, round {r}")
             select_s = time.perf_counter() - t0
-            diag = dict(getattr(method, "diagnostics_", {}))
-            plan = getattr(method, "mixup_", None)
             soft = pay(idx, plan)
             if plan is None:
                 t_acc_q = float((teacher_pool_pred[idx] == y_pool[idx]).mean())
-            else:  # a mixed input counts as correct when the teacher names its dominant component's class
+            else:  # a mixed input's dominant component is the queried point (weights <= 0.5)
                 diag["mixup"] = {"partners": plan.partners.tolist(), "weights": plan.weights.tolist()}
-                truth = np.where(plan.weights > 0.5, y_pool[plan.partners], y_pool[idx])
-                t_acc_q = float((soft.argmax(axis=1) == truth).mean())
+                t_acc_q = float((soft.argmax(axis=1) == y_pool[idx]).mean())
             p_sel, _ = predict(student, x_pool_t, device, index=idx)
             p_sorted = np.sort(p_sel, axis=1)
             gain = float((1.0 - (p_sorted[:, -1] - p_sorted[:, -2])).mean()) if C > 1 else 0.0

@@ -56,6 +56,19 @@ def perf_quick(json_path: Path | None = None) -> int:
     return 0
 
 
+def timed(fn: Callable[[], Any], repeats: int = 1) -> Callable[[], float]:
+    """``fn`` wrapped to run ``repeats`` times and return the mean wall time of one call, in
+    seconds, instead of its result."""
+
+    def run() -> float:
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            fn()
+        return (time.perf_counter() - t0) / repeats
+
+    return run
+
+
 def _rss_bytes() -> int:
     try:
         with open("/proc/self/statm") as f:

@@ -4,11 +4,14 @@ Registration is by decorator (``@register_method("margin")``) or by ``Registry.a
 duplicate name is an error. An unknown name raises ``UnknownNameError`` with the list of
 valid names and the closest match. Third-party acquisition methods are discovered through
 the entry-point group ``akd_bench.methods``; each entry point names a class (or a module
-whose import registers classes).
+whose import registers classes). A broken or clashing plugin is skipped with one warning
+(``load_method_entry_points``); built-in methods are listed by ``builtin_method_names``.
 """
 from __future__ import annotations
 
 import difflib
+import sys
+import types
 from importlib import metadata
 from typing import Callable, Generic, Iterator, TypeVar
 
@@ -27,6 +30,7 @@ class Registry(Generic[T]):
         self._items: dict[str, T] = {}
         self._loader = loader
         self._loaded = loader is None
+        self._broken: dict[str, str] = {}
 
     def _ensure_loaded(self) -> None:
         if not self._loaded:
@@ -57,8 +61,14 @@ class Registry(Generic[T]):
         self._ensure_loaded()
         return self._items.pop(name)
 
+    def mark_broken(self, name: str, reason: str) -> None:
+        """Remember why ``name`` could not be registered; ``get(name)`` then raises it."""
+        self._broken[name] = reason
+
     def get(self, name: str) -> T:
         self._ensure_loaded()
+        if name not in self._items and name in self._broken:
+            raise RegistryError(self._broken[name])
         try:
             return self._items[name]
         except KeyError:
@@ -96,23 +106,57 @@ def _load_methods() -> None:
     load_method_entry_points()
 
 
-def load_method_entry_points() -> list[str]:
-    """Import every entry point in the group ``akd_bench.methods``; returns their names.
+def builtin_method_names() -> list[str]:
+    """The methods of this package's ``methods`` folder (what a suite's ``methods: all``
+    runs); plugins and methods registered elsewhere run only when named."""
+    return [n for n, cls in METHODS.items() if cls.__module__.split(".")[0] == "methods"]
 
-    An entry point may name an ``AcquisitionMethod`` subclass that is not yet registered
-    (it is registered under its ``name`` attribute) or a module whose import registers
-    methods itself.
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def load_method_entry_points(warn: Callable[[str], None] = _warn) -> list[str]:
+    """Import every entry point in the group ``akd_bench.methods``; returns the names loaded.
+
+    An entry point names an ``AcquisitionMethod`` subclass (registered under its own ``name``,
+    else the entry point's) or a module whose import registers methods itself. One rule for
+    every name: the first registration of a name wins and a second one is refused. In code
+    (``register_method``) that refusal is a ``RegistryError``; an installed plugin cannot be
+    fixed by the user of this package, so a plugin that clashes, fails to import, or names
+    anything else is skipped with one ``warn`` line naming its distribution and entry point,
+    and asking for it by name gives that reason as a clear error.
     """
     loaded = []
     for ep in metadata.entry_points(group=METHOD_ENTRY_POINT_GROUP):
-        obj = ep.load()
-        if isinstance(obj, type):
-            name = getattr(obj, "name", None) or ep.name
-            if name not in METHODS._items:
-                obj.name = name
-                METHODS.add(name, obj)
+        dist = getattr(getattr(ep, "dist", None), "name", None) or "an unknown distribution"
+        try:
+            _register_entry_point(ep)
+        except Exception as e:  # noqa: BLE001  (a broken plugin must not break other commands)
+            reason = str(e).splitlines()[0] if str(e) else ""
+            problem = (f"method plugin {ep.name!r} ({ep.value}) from {dist} was skipped: "
+                       f"{type(e).__name__}{': ' + reason if reason else ''}")
+            METHODS.mark_broken(ep.name, problem)
+            warn(problem)
+            continue
         loaded.append(ep.name)
     return loaded
+
+
+def _register_entry_point(ep: metadata.EntryPoint) -> None:
+    from methods.base import AcquisitionMethod
+
+    obj = ep.load()
+    if isinstance(obj, types.ModuleType):
+        return  # its import registered its methods
+    if not (isinstance(obj, type) and issubclass(obj, AcquisitionMethod)):
+        what = "a class" if isinstance(obj, type) else f"a {type(obj).__name__}"
+        raise RegistryError(f"{ep.value} is {what}, not an AcquisitionMethod subclass")
+    name = obj.__dict__.get("name") or ep.name
+    if METHODS._items.get(name) is obj:
+        return  # registered by its own decorator on import
+    METHODS.add(name, obj)
+    obj.name = name
 
 
 METHODS: Registry = Registry("method", loader=_load_methods)

@@ -13,12 +13,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+
+from benchmark.atomic import atomic_write
 
 from benchmark.errors import ResultsError
 
@@ -168,12 +169,8 @@ def write_run(path: Path, record: RunRecord) -> None:
     """Validate, then atomically replace ``path`` with the record's JSONL."""
     record.validate(str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
-        f.write("\n".join(record.to_lines()) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    text = "\n".join(record.to_lines()) + "\n"
+    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def read_run(path: Path) -> RunRecord:
@@ -226,6 +223,10 @@ def iter_run_files(out: Path) -> Iterator[Path]:
 
 
 def load_records(out: Path, suite: str | None = None) -> list[RunRecord]:
-    """Every run record under ``out`` (optionally one suite's); raises on any corrupt file."""
-    recs = [read_run(p) for p in iter_run_files(out)]
-    return [r for r in recs if suite is None or r.suite == suite]
+    """Every run record under ``out``, or only suite ``suite``'s (only its folder
+    ``out/<suite>/`` is read, so another suite's corrupt file does not matter); raises
+    ``ResultsError`` on a corrupt file among those read."""
+    if suite is None:
+        return [read_run(p) for p in iter_run_files(out)]
+    files = sorted((Path(out) / suite).glob("*/*/seed*.jsonl"))
+    return [r for r in map(read_run, files) if r.suite == suite]

@@ -2,6 +2,8 @@
 
 Finished runs are skipped, interrupted runs resume, and ``fresh`` starts every run of the
 grid over (an existing file is first moved to ``<name>.jsonl.bak``, so nothing is lost).
+A run whose method fails (``MethodFailure``: the method, task, seed and round) keeps its
+finished rounds; the other runs go on, and ``GridError`` lists the failures at the end.
 """
 from __future__ import annotations
 
@@ -13,9 +15,11 @@ from typing import Sequence
 from tqdm.auto import tqdm
 
 from benchmark.config import ConfigError, MethodEntry, SuiteConfig, load_suite, load_task
-from benchmark.loop import RunSpec, execute_run
-from benchmark.registry import METHODS
+from benchmark.loop import RunSpec, execute_run, instantiate_method
+from benchmark.registry import METHODS, builtin_method_names
+from benchmark.atomic import sweep_stale_tmp
 from benchmark.compute import run_threads
+from benchmark.errors import GridError, MethodFailure
 from benchmark.results import ResultsError, RunRecord, read_run, run_path
 from benchmark.train import resolve_device
 
@@ -29,7 +33,9 @@ class Grid:
 
 
 def all_methods(include_privileged: bool = False) -> list[MethodEntry]:
-    return [MethodEntry(n) for n, cls in METHODS.items() if include_privileged or not cls.privileged]
+    """Every built-in method (``methods: all``, ``--methods all``); installed plugins run only
+    when named, so a faulty plugin cannot break a shipped suite."""
+    return [MethodEntry(n) for n in builtin_method_names() if include_privileged or not METHODS.get(n).privileged]
 
 
 def parse_methods(names: Sequence[str]) -> list[MethodEntry]:
@@ -51,14 +57,14 @@ def build_grid(suite: str | None = None, tasks: Sequence[str] | None = None, met
         name = cfg.name
         task_names = list(tasks) if tasks else cfg.tasks
         entries = parse_methods(methods) if methods else (all_methods() if cfg.methods == "all" else cfg.methods)
-        for e in entries:
-            METHODS.get(e.name)
         seed_list = list(seeds) if seeds else cfg.seeds
         rounds = rounds if rounds is not None else cfg.rounds
     else:
         if not (tasks and methods and seeds is not None and len(seeds)):
             raise ConfigError("run needs --suite NAME, or an ad-hoc grid given by --tasks, --methods and --seeds")
         name, task_names, entries, seed_list = "adhoc", list(tasks), parse_methods(methods), list(seeds)
+    for e in entries:  # every method and its parameters are checked before the first run starts
+        instantiate_method(e)
     task_cfgs = [load_task(t).with_rounds(rounds) for t in task_names]
     runs = [RunSpec(name, t, m, s) for t in task_cfgs for s in seed_list for m in entries]
     return Grid(name, runs)
@@ -74,6 +80,17 @@ def _complete_on_disk(path: Path) -> bool:
         return False
 
 
+def _set_aside(path: Path) -> None:
+    """``--fresh``: move ``path`` to ``<name>.bak`` before its run starts over, unless that would
+    replace a complete backup with an unfinished run (a ``--fresh`` run killed before it
+    finished): a complete run survives until its replacement is complete."""
+    bak = path.with_name(path.name + ".bak")
+    if bak.exists() and _complete_on_disk(bak) and not _complete_on_disk(path):
+        path.unlink()
+    else:
+        path.replace(bak)
+
+
 def run_grid(grid: Grid, out: Path, device: str = "auto", fresh: bool = False, progress: bool = True,
              threads: int | None = None) -> list[RunRecord]:
     """Run every run of ``grid`` at ``threads`` CPU threads (default ``benchmark.compute``'s: 1).
@@ -82,23 +99,27 @@ def run_grid(grid: Grid, out: Path, device: str = "auto", fresh: bool = False, p
     part of each run's identity, so runs stored at another setting are a conflict, not a resume.
     """
     dev = resolve_device(device)
+    sweep_stale_tmp(Path(out) / grid.suite)
     with run_threads(threads if dev.type == "cpu" else None):
-        records, reused = _run_all(grid, out, dev, fresh, progress)
+        records, reused, failures = _run_all(grid, out, dev, fresh, progress)
     if reused == len(grid.runs) and reused:
         print(f"{reused} runs already complete under {out / grid.suite}; --fresh reruns them", file=sys.stderr)
+    if failures:
+        raise GridError(failures)
     return records
 
 
-def _run_all(grid: Grid, out: Path, dev, fresh: bool, progress: bool) -> tuple[list[RunRecord], int]:
-    """Run the grid in order; returns the records and how many were already complete."""
-    records, reused = [], 0
+def _run_all(grid: Grid, out: Path, dev, fresh: bool, progress: bool) -> tuple[list[RunRecord], int, list[str]]:
+    """Run the grid in order; returns the records, how many were already complete, and one line
+    per run whose method failed (those runs keep their finished rounds for a resume)."""
+    records, reused, failures = [], 0, []
     disable = not progress
     outer = tqdm(grid.runs, desc=f"suite {grid.suite}", unit="run", disable=disable, file=sys.stderr)
     for spec in outer:
         outer.set_postfix_str(f"{spec.task.name} / {spec.method.label} / seed {spec.seed}")
         p = run_path(out, spec.suite, spec.task.name, spec.method.label, spec.seed)
         if fresh and p.exists():
-            p.replace(p.with_name(p.name + ".bak"))
+            _set_aside(p)
         done_before = _complete_on_disk(p)
         inner = tqdm(total=spec.task.rounds + 1, desc="rounds", unit="round", leave=False, disable=disable,
                      file=sys.stderr)
@@ -110,8 +131,11 @@ def _run_all(grid: Grid, out: Path, dev, fresh: bool, progress: bool) -> tuple[l
 
         try:
             records.append(execute_run(spec, out, dev, on_round=on_round, log=outer.write))
+        except MethodFailure as e:
+            failures.append(str(e))
+            outer.write(f"error: {e}; the other runs go on")
         finally:
             inner.close()
         reused += done_before
     outer.close()
-    return records, reused
+    return records, reused, failures

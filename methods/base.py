@@ -34,11 +34,18 @@ def check_budget(budget: Any, n_unlabeled: int) -> int:
     return int(budget)
 
 
+# The largest mixing weight: the point the ledger charges (x_i) is always the input's dominant
+# component, so a mixed query never answers for another pool point in its place.
+MAX_MIX_WEIGHT = 0.5
+
+
 @dataclass(frozen=True)
 class MixupPlan:
     """Mixed queries of one round, aligned with the selected pool indices i (b,):
-    ``partners`` (b,) int64 pool indices and ``weights`` (b,) float64 in [0, 1]. Query j is the
-    input (1 - weights[j]) * x[i_j] + weights[j] * x[partners[j]]; weight 0 is a plain query."""
+    ``partners`` (b,) int64 pool indices and ``weights`` (b,) float64 in [0, ``MAX_MIX_WEIGHT``].
+    Query j is the input (1 - weights[j]) * x[i_j] + weights[j] * x[partners[j]]; weight 0 is a
+    plain query. A mixed query is one teacher query on a new input; the ledger charges it to
+    i_j, the input's dominant component, and the partner stays unqueried."""
 
     partners: np.ndarray
     weights: np.ndarray
@@ -85,7 +92,7 @@ class AcquisitionMethod:
 
     def mix(self, partners: np.ndarray, weights: np.ndarray) -> None:
         """Ask for mixed queries this round. ``partners`` (b,) are positions into
-        ``state.unlabeled`` and ``weights`` (b,) in [0, 1], both aligned with the positions
+        ``state.unlabeled`` (other than the point itself) and ``weights`` (b,) in [0, 0.5], both aligned with the positions
         ``select_positions`` returns (see ``MixupPlan``)."""
         self._mix = (np.asarray(partners), np.asarray(weights, dtype=np.float64))
 
@@ -97,14 +104,27 @@ class AcquisitionMethod:
         if pos.size and (pos.min() < 0 or pos.max() >= n):
             raise MethodError(f"method {self.name!r} {what} outside [0, {n})")
 
-    def _mixup_plan(self, state: PoolState, budget: int) -> MixupPlan | None:
+    def _check_inputs(self, state: PoolState) -> None:
+        """Every float field the method requires must be finite: a diverged student's NaN
+        probabilities give one clear ``MethodError`` for every method, before any rule sees them."""
+        for name in sorted(self.requires):
+            a = getattr(state, name)
+            if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
+                bad = int((~np.isfinite(a.reshape(len(a), -1))).any(axis=1).sum())
+                raise MethodError(f"method {self.name!r}: PoolState field {name!r} has non-finite values (NaN or "
+                                  f"inf) in {bad} of {len(a)} rows; the student diverged or its inputs are not finite")
+
+    def _mixup_plan(self, state: PoolState, budget: int, positions: np.ndarray) -> MixupPlan | None:
         if self._mix is None:
             return None
         partners, weights = self._mix
         self._check_positions(partners, budget, state.n_unlabeled, "mixed with partner positions")
-        if weights.shape != (budget,) or not np.all((weights >= 0) & (weights <= 1)):
-            raise MethodError(f"method {self.name!r} mixed with weights of shape {weights.shape} outside [0, 1]; "
-                              f"expected ({budget},) values in [0, 1]")
+        if weights.shape != (budget,) or not np.all((weights >= 0) & (weights <= MAX_MIX_WEIGHT)):
+            raise MethodError(f"method {self.name!r} mixed with weights of shape {weights.shape} outside "
+                              f"[0, {MAX_MIX_WEIGHT}]; expected ({budget},) values in [0, {MAX_MIX_WEIGHT}] (the "
+                              f"queried point must dominate the input the teacher answers)")
+        if np.any((weights > 0) & (partners == positions)):
+            raise MethodError(f"method {self.name!r} mixed a point with itself; a partner must be another point")
         return MixupPlan(state.unlabeled[partners].astype(np.int64), weights.copy())
 
     def select(self, state: PoolState, budget: int, rng: np.random.Generator, privileged: Any = None) -> np.ndarray:
@@ -114,6 +134,7 @@ class AcquisitionMethod:
         self.diagnostics_: dict[str, Any] = {}
         self._mix: tuple[np.ndarray, np.ndarray] | None = None
         self.mixup_: MixupPlan | None = None
+        self._check_inputs(state)
         if self.privileged:
             pos = self.select_positions(state, budget, rng, privileged)
         else:
@@ -122,7 +143,7 @@ class AcquisitionMethod:
         self._check_positions(pos, budget, state.n_unlabeled, "returned positions")
         if len(np.unique(pos)) != budget:
             raise MethodError(f"method {self.name!r} returned duplicate positions")
-        self.mixup_ = self._mixup_plan(state, budget)
+        self.mixup_ = self._mixup_plan(state, budget, pos)
         return state.unlabeled[pos].astype(np.int64)
 
     def select_positions(self, state: PoolState, budget: int, rng: np.random.Generator, *args: Any) -> np.ndarray:

@@ -134,7 +134,7 @@ class ClusterMargin(AcquisitionMethod):
         self.distance_threshold = distance_threshold
         self.max_cluster_points = max_cluster_points
 
-    def _check_params(self) -> None:
+    def validate_params(self) -> None:
         if isinstance(self.m, bool) or not isinstance(self.m, (int, float)) or not self.m >= 1:
             raise ConfigError(f"cluster_margin: m must be a number >= 1, got {self.m!r}")
         if self.n_clusters is not None and self.distance_threshold is not None:
@@ -167,7 +167,7 @@ class ClusterMargin(AcquisitionMethod):
         return cached[1]
 
     def select_positions(self, state: PoolState, budget: int, rng: np.random.Generator, *args) -> np.ndarray:
-        self._check_params()
+        self.validate_params()
         clusters = self.clusters(state)
         n = state.n_unlabeled
         k_m = min(n, math.ceil(self.m * budget))

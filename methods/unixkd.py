@@ -16,10 +16,12 @@ Pool-based adaptation (what this method does each round, budget b):
   UNIXKD's uncertainty-aware sampling as a pool-based acquisition rule.
 - With ``mixup=True``: the ⌊mix_fraction·b + ½⌋ least uncertain of those b (the reference's
   ranks b..k-1 of its k queries, mix_fraction = 16/48 = 1/3 by default) become mixed
-  queries. Each gets a partner drawn uniformly from the unqueried pool (the reference draws
-  partners by a random permutation of the batch) and its own weight λ ~ Beta(α, α),
-  α = ``alpha`` = 1 (the reference draws one λ per batch; per query is its natural pool
-  analogue). The harness queries the teacher on x̃ = (1 - λ) x + λ x_partner, counts one
+  queries. Each gets a partner drawn uniformly from the other unqueried points (the reference
+  draws partners by a random permutation of the batch) and its own weight min(λ, 1 - λ),
+  λ ~ Beta(α, α), α = ``alpha`` = 1 (the reference draws one λ per batch; per query is its
+  natural pool analogue). Folding λ into [0, ½] keeps the queried point the dominant
+  component of the input the teacher answers, the harness's rule for mixed queries: with
+  λ near 1 the teacher would answer for the partner, a pool point nobody paid for. The harness queries the teacher on x̃ = (1 - λ) x + λ x_partner, counts one
   query per mixed input, marks x as queried (its own soft label is never bought), and the
   student trains on x̃ with the teacher's soft label, as in the reference with its default
   hard-label weight 0. The method itself never sees a teacher output it has not paid for:
@@ -41,6 +43,7 @@ from methods.uncertainty import entropy_gain
 class UnixKD(AcquisitionMethod):
     """The b highest-entropy points; with ``mixup`` the least uncertain share of them is mixed."""
 
+    version = 2
     requires = frozenset({"student_probs"})
 
     def __init__(self, mixup: bool = False, mix_fraction: float = 1 / 3, alpha: float = 1.0) -> None:
@@ -48,7 +51,7 @@ class UnixKD(AcquisitionMethod):
         self.mix_fraction = mix_fraction
         self.alpha = alpha
 
-    def _check_params(self) -> None:
+    def validate_params(self) -> None:
         if not isinstance(self.mixup, bool):
             raise ConfigError(f"unixkd: mixup must be true or false, got {self.mixup!r}")
         if isinstance(self.mix_fraction, bool) or not isinstance(self.mix_fraction, (int, float)) \
@@ -58,7 +61,7 @@ class UnixKD(AcquisitionMethod):
             raise ConfigError(f"unixkd: alpha must be a number > 0, got {self.alpha!r}")
 
     def select_positions(self, state: PoolState, budget: int, rng: np.random.Generator, *args) -> np.ndarray:
-        self._check_params()
+        self.validate_params()
         ent = entropy_gain(state.student_probs)
         pos = top_k(ent, budget, rng)  # most uncertain first
         self.log(mean_entropy=float(ent[pos].mean()))
@@ -67,8 +70,12 @@ class UnixKD(AcquisitionMethod):
             weights = np.zeros(budget)
             partners = pos.copy()  # weight 0: a plain query (the partner is ignored)
             if n_mix:
-                partners[budget - n_mix:] = rng.integers(0, state.n_unlabeled, size=n_mix)
-                weights[budget - n_mix:] = rng.beta(self.alpha, self.alpha, size=n_mix)
+                mixed = pos[budget - n_mix:]
+                # a uniform partner among the other unqueried points: draw from n - 1 and skip the point
+                other = rng.integers(0, state.n_unlabeled - 1, size=n_mix)
+                partners[budget - n_mix:] = other + (other >= mixed)
+                lam = rng.beta(self.alpha, self.alpha, size=n_mix)
+                weights[budget - n_mix:] = np.minimum(lam, 1.0 - lam)
             self.mix(partners, weights)
             self.log(n_mixed=int((weights > 0).sum()))
         return pos

@@ -37,7 +37,9 @@ def test_invalid_selection_is_refused(state_factory, positions, match):
 @pytest.mark.parametrize("partners,weights,match", [
     ([0, 1], [0.5, 0.5, 0.5], r"mixed with partner positions of shape \(2,\)"),
     ([0, 1, 10_000], [0.5, 0.5, 0.5], r"mixed with partner positions outside \[0, "),
-    ([0, 1, 2], [0.5, 1.5, 0.5], r"mixed with weights .* outside \[0, 1\]"),
+    ([0, 1, 2], [0.5, 1.5, 0.5], r"mixed with weights .* outside \[0, 0.5\]"),
+    ([3, 4, 5], [0.0, 1.0, 0.2], r"mixed with weights .* outside \[0, 0.5\]"),  # the partner would dominate
+    ([3, 1, 5], [0.0, 0.3, 0.2], "mixed a point with itself"),
 ])
 def test_invalid_mixup_plan_is_refused(state_factory, partners, weights, match):
     state, _ = state_factory(requires=frozenset())
@@ -47,7 +49,7 @@ def test_invalid_mixup_plan_is_refused(state_factory, partners, weights, match):
 
 def test_valid_answer_maps_positions_to_pool_indices(state_factory):
     state, _ = state_factory(requires=frozenset())
-    m = Returns([2, 0, 1], partners=[3, 4, 5], weights=[0.0, 0.3, 1.0])
+    m = Returns([2, 0, 1], partners=[2, 4, 5], weights=[0.0, 0.3, 0.5])  # weight 0: the partner is ignored
     idx = m.select(state, 3, np.random.default_rng(0))
     np.testing.assert_array_equal(idx, state.unlabeled[[2, 0, 1]])
-    np.testing.assert_array_equal(m.mixup_.partners, state.unlabeled[[3, 4, 5]])
+    np.testing.assert_array_equal(m.mixup_.partners, state.unlabeled[[2, 4, 5]])

@@ -74,3 +74,16 @@ def test_corrupt_files_raise_naming_the_file(tmp_path, damage, match):
 def test_atomic_write_leaves_no_temp_files(tmp_path):
     write_run(tmp_path / "seed0.jsonl", _record())
     assert [x.name for x in tmp_path.iterdir()] == ["seed0.jsonl"]
+
+
+def test_a_corrupt_file_of_another_suite_does_not_block_a_suite(tmp_path):
+    from benchmark.results import load_records
+    from tests.records import make_record, store
+
+    store([make_record("margin", 0, [0.5, 0.6], suite="good")], tmp_path)
+    bad = tmp_path / "other" / "digits" / "margin" / "seed0.jsonl"
+    bad.parent.mkdir(parents=True)
+    bad.write_text('{"record": "run"')
+    assert [r.suite for r in load_records(tmp_path, "good")] == ["good"]
+    with pytest.raises(ResultsError, match="other"):
+        load_records(tmp_path)

@@ -1,32 +1,27 @@
-"""RAD at scale: inclusion probabilities plus systematic sampling on 10^6 gains.
+"""RAD at scale: inclusion probabilities plus systematic sampling on 10^6 gains
+(n = 1,000,000, b = 10,000, k = 100,000), as a ratio to its floor: one sort, timed as a bare
+``np.argsort`` of the same gains in the same rounds (about 2.7x on 2 idle cores).
 
-Target on 2 CPU cores: <= 0.3 s for n = 1,000,000, b = 10,000, k = 100,000. The sort is
-the floor; ``test_argsort_floor`` times a bare ``np.argsort`` of the same array so the ratio
-can be read off the benchmark table.
+The absolute target (<= 0.3 s on 2 CPU cores) is checked by ``python run_benchmark.py perf targets``.
 """
 import numpy as np
-import pytest
 
+from benchmark.perf import timed
 from methods.rad import rad_inclusion_probabilities, systematic_sample
 
 N, B, K = 1_000_000, 10_000, 100_000
+# Several times the ratio measured under load; an extra sort or a 10x slowdown exceeds it.
+RAD_MAX_RATIO = 10.0
 
 
-@pytest.fixture(scope="module")
-def gains():
-    return np.random.default_rng(0).random(N)
-
-
-def test_rad_million(benchmark, gains):
+def test_rad_million(ratio):
+    gains = np.random.default_rng(0).random(N)
     rng = np.random.default_rng(1)
+    out = []
 
     def select():
-        return systematic_sample(rad_inclusion_probabilities(gains, K, B), rng)
+        out.append(systematic_sample(rad_inclusion_probabilities(gains, K, B), rng))
 
-    out = benchmark.pedantic(select, rounds=5, iterations=1, warmup_rounds=1)
-    assert len(np.unique(out)) == B
-    assert benchmark.stats.stats.median <= 0.3
-
-
-def test_argsort_floor(benchmark, gains):
-    benchmark.pedantic(np.argsort, args=(-gains,), rounds=5, iterations=1)
+    r = ratio(timed(select), timed(lambda: np.argsort(-gains), repeats=3), rounds=7, label="rad / argsort")
+    assert len(np.unique(out[-1])) == B
+    assert r <= RAD_MAX_RATIO
