@@ -53,6 +53,8 @@ def run_row(rec: RunRecord) -> dict[str, Any]:
         "select_seconds": float(sum(r.select_seconds for r in rec.rounds)),
         "train_seconds": float(sum(r.train_seconds for r in rec.rounds)),
         "teacher_queries": int(rec.rounds[-1].n_queries) if rec.rounds else 0,
+        "teacher_test_accuracy": float(rec.teacher.get("test_accuracy", float("nan"))),
+        "teacher_validation_error": float(rec.teacher.get("validation_error", float("nan"))),
     }
 
 
@@ -221,7 +223,7 @@ def summary_table(runs: pd.DataFrame, level: float = 0.95, baseline: str = BASEL
             "params": first["params"], "privileged": bool(first["privileged"]), "n_seeds": len(g),
             "seeds": ",".join(str(s) for s in sorted(g["seed"])), "rank": float("nan")}
         for col in ("auc", "final_accuracy", "teacher_acc_queried", "select_seconds", "train_seconds",
-                    "teacher_queries"):
+                    "teacher_queries", "teacher_test_accuracy", "teacher_validation_error"):
             row[f"{col}_mean"], row[f"{col}_ci95"] = mean_ci(g[col].tolist(), level)
         n_pairs = 0
         for col in ("auc", "final_accuracy"):

@@ -145,7 +145,19 @@ def task_caption(lb: Leaderboard, task: str) -> str:
                         for m, v, p in zip(s["method"], s["method_version"], s["privileged"]))
     lo, hi = int(s["n_seeds"].min()), int(s["n_seeds"].max())
     seeds = f"{lo}" if lo == hi else f"{lo}–{hi}"
-    return f"task {task} v{tv}; {seeds} seeds; mean ± {lb.level:.0%} CI; methods: {methods}"
+    return f"task {task} v{tv}; {seeds} seeds; mean ± {lb.level:.0%} CI; {teacher_caption(lb, task)}; methods: {methods}"
+
+
+def _span(values: pd.Series) -> str:
+    lo, hi = fmt(values.min()), fmt(values.max())
+    return lo if lo == hi else f"{lo}–{hi}"
+
+
+def teacher_caption(lb: Leaderboard, task: str) -> str:
+    """``teacher test accuracy 0.860–0.930, validation error 0.100–0.150`` over the task's seeds."""
+    per_seed = lb.runs[lb.runs["task"] == task].drop_duplicates("seed")
+    return (f"teacher test accuracy {_span(per_seed['teacher_test_accuracy'])}, validation error "
+            f"{_span(per_seed['teacher_validation_error'])} over seeds")
 
 
 def ranking_caption(lb: Leaderboard) -> str:

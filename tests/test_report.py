@@ -49,7 +49,9 @@ def test_write_report_outputs(tmp_path, capsys):
     lb = pd.read_csv(tmp_path / "leaderboard.csv")
     assert {"task", "task_version", "method", "method_version", "n_seeds", "rank", "auc_mean", "auc_ci95",
             "final_accuracy_mean", "gain_auc_mean", "gain_auc_ci95", "teacher_acc_queried_mean", "select_seconds_mean",
-            "train_seconds_mean", "teacher_queries_mean"} <= set(lb.columns)
+            "train_seconds_mean", "teacher_queries_mean", "teacher_test_accuracy_mean",
+            "teacher_validation_error_mean"} <= set(lb.columns)
+    assert (lb["teacher_test_accuracy_mean"] == 0.9).all() and (lb["teacher_validation_error_mean"] == 0.1).all()
     assert len(lb) == 5 and lb[lb.method == "oracle_correct_margin"]["rank"].isna().all()
     curves = pd.read_csv(tmp_path / "curves.csv")
     assert {"task", "task_version", "method", "method_version", "n_queries", "mean", "ci95", "n_seeds"} <= set(curves)
@@ -59,8 +61,8 @@ def test_write_report_outputs(tmp_path, capsys):
         assert b"<svg" in (tmp_path / svg).read_bytes()[:1000]
     md = (tmp_path / "leaderboard.md").read_text()
     # every table carries task and method versions and the number of seeds
-    assert md.count("task digits v1; 2–3 seeds; mean ± 95% CI; methods: margin v1, random v1, "
-                    "oracle_correct_margin v1 (privileged)") == 3
+    assert md.count("task digits v1; 2–3 seeds; mean ± 95% CI; teacher test accuracy 0.900, validation error "
+                    "0.100 over seeds; methods: margin v1, random v1, oracle_correct_margin v1 (privileged)") == 3
     assert "| task | task v | method | method v | seeds | rank |" in md
     assert "| digits | 1 | oracle_correct_margin | 1 | 2 | privileged |" in md
     assert "| method | method v | rank on digits | rank on fashion | average rank | tasks | seeds |" in md
