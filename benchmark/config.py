@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -249,6 +250,7 @@ def _convert(tp: Any, value: Any, where: str, file: str) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if tp is Any:
+        _check_finite(value, where, file)
         return value
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
@@ -275,6 +277,8 @@ def _convert(tp: Any, value: Any, where: str, file: str) -> Any:
         raise fail()
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise fail("a finite number")
             return float(value)
         raise fail()
     if tp is str:
@@ -290,6 +294,7 @@ def _convert(tp: Any, value: Any, where: str, file: str) -> Any:
             return {}
         if not isinstance(value, dict):
             raise fail()
+        _check_finite(value, where, file)
         return dict(value)
     if dataclasses.is_dataclass(tp):
         if tp is MethodEntry and isinstance(value, str):
@@ -298,6 +303,19 @@ def _convert(tp: Any, value: Any, where: str, file: str) -> Any:
             raise fail()
         return build(tp, value, file, where)
     raise TypeError(f"unsupported config type {tp!r}")  # a bug in a spec class, not user input
+
+
+def _check_finite(value: Any, where: str, file: str) -> None:
+    """A NaN or infinite number anywhere in a free-form value (model or method parameters, data
+    source parameters) is a ConfigError naming its dotted path, e.g. ``student.params.dropout``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{file}: field '{where}': expected a finite number, got {value!r}")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(v, f"{where}.{k}", file)
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_finite(v, f"{where}[{i}]", file)
 
 
 def build(cls: type, data: dict[str, Any], file: str, prefix: str = "") -> Any:

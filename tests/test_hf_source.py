@@ -211,14 +211,16 @@ def test_relative_paths_resolve_against_the_data_dir(text_files, tiny_tokenizer,
     np.testing.assert_array_equal(d.y, y)
 
 
-def test_unlabeled_test_split_is_refused(tmp_path, tiny_tokenizer):
-    (tmp_path / "tr.csv").write_text("text,label\ngood,1\nbad,0\n")
-    (tmp_path / "te.csv").write_text("text,label\nfine,-1\n")
-    with pytest.raises(DataError, match="split 'test' has negative labels"):
-        load_data(DataSpec("hf_datasets", {"path": "csv", "data_files": {"train": str(tmp_path / "tr.csv"),
-                                                                         "test": str(tmp_path / "te.csv")},
-                                           "test_split": "test", "text_column": "text", "tokenizer": tiny_tokenizer}),
-                  use_cache=False)
+def test_unlabeled_test_split_is_refused(tmp_path):
+    """-1 in a ClassLabel column marks an unlabeled example (the test split of GLUE tasks)."""
+    x, _ = _images(4, (4, 4), 0)
+    _hf_image_dataset(x, np.array([0, 1, 2, 1])).to_parquet(str(tmp_path / "tr.parquet"))
+    _hf_image_dataset(x[:2], np.array([1, -1])).to_parquet(str(tmp_path / "te.parquet"))
+    with pytest.raises(DataError, match=r"te.parquet: row 2 is unlabeled \(label -1\); choose a labeled split") as e:
+        load_data(DataSpec("hf_datasets", {"path": "parquet", "data_files": {"train": str(tmp_path / "tr.parquet"),
+                                                                             "test": str(tmp_path / "te.parquet")},
+                                           "test_split": "test", "image_column": "image"}), use_cache=False)
+    assert len(str(e.value).splitlines()) == 1
 
 
 @pytest.mark.parametrize("layout", ["chw", "hwc", "hw"])

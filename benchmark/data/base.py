@@ -11,6 +11,10 @@ optionally a separate test split ``x_test``/``y_test``. Inputs are one of
 
 ``meta`` is a small JSON-able dict describing the inputs (``modality``, and for text the
 ``tokenizer`` and ``vocab_size``); ``build_model`` passes matching entries to model factories.
+Labels are class indices 0..C-1; ``label_names`` gives each class's original spelling (see
+``benchmark.data.labels`` for the mapping rule). Inputs must be finite: a NaN or inf is a
+``DataError`` naming the file and the number of bad rows.
+
 Processed arrays (tokenized text included) are cached under
 ``<cache>/data/<source>-<content hash>.npz``, keyed by the source name, its parameters and,
 for sources that read files, the files' sizes and modification times. Every dataset
@@ -20,7 +24,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +42,19 @@ from benchmark.registry import DATA_SOURCES
 
 PAD = -1  # padding value of token-id inputs
 
+_log = logging.getLogger("benchmark.data")
+_WARNED: set[Any] = set()
+
+
+def warn_once(message: str, key: Any = None) -> None:
+    """Log ``warning: <message>`` (one line on stderr when logging is not configured), at most
+    once per process for each ``key`` (default: the message itself)."""
+    k = message if key is None else key
+    if k in _WARNED:
+        return
+    _WARNED.add(k)
+    _log.warning("warning: %s", message)
+
 
 @dataclass(frozen=True)
 class LoadedData:
@@ -49,6 +68,13 @@ class LoadedData:
     y_test: np.ndarray | None = None
     fingerprint: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        """(num_classes,) the original spelling of each class: ``meta["classes"]`` when the
+        source renamed its labels, else "0", "1", ... (the labels were already 0..C-1)."""
+        names = self.meta.get("classes")
+        return tuple(str(c) for c in names) if names else tuple(str(i) for i in range(self.num_classes))
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -103,18 +129,63 @@ def file_token(paths: list[Path]) -> list[list[Any]]:
     return out
 
 
-def validate(data: LoadedData, source: str) -> LoadedData:
+def names_meta(names: list[str]) -> dict[str, Any]:
+    """``{"classes": names}`` when the labels were renamed, else {} (labels already 0..C-1),
+    so that a dataset whose labels were never renamed keeps its fingerprint."""
+    return {} if list(names) == [str(i) for i in range(len(names))] else {"classes": list(names)}
+
+
+def check_finite(x: np.ndarray | None, where: str, chunk: int = 65536) -> None:
+    """Raise DataError naming ``where`` and the number of rows of float inputs ``x`` (N, ...)
+    that hold a NaN or an inf; integer inputs pass. Works ``chunk`` rows at a time."""
+    if x is None or x.dtype.kind != "f" or x.size == 0:
+        return
+    bad = np.concatenate([~np.isfinite(x[i:i + chunk].reshape(len(x[i:i + chunk]), -1)).all(axis=1)
+                          for i in range(0, len(x), chunk)])
+    n = int(bad.sum())
+    if n:
+        raise DataError(f"{where}: {n} of {len(x)} rows hold NaN or inf inputs (the first is row "
+                        f"{int(np.argmax(bad)) + 1}); fix or drop those rows")
+
+
+def validate(data: LoadedData, source: str, params: dict[str, Any] | None = None) -> LoadedData:
+    """Check what a source returned: matching lengths, labels in [0, num_classes), finite
+    inputs; warn once about classes without training examples."""
+    where = f"data source {source!r}" + (f" ({params['path']})" if params and params.get("path") else "")
+    if data.num_classes < 1:
+        raise DataError(f"{where}: no classes (num_classes {data.num_classes})")
     for xs, ys, split in ((data.x, data.y, "train"), (data.x_test, data.y_test, "test")):
         if xs is None:
             continue
         if len(xs) != len(ys):
-            raise DataError(f"data source {source!r}: {split} has {len(xs)} inputs but {len(ys)} labels")
-        if ys.min() < 0 or ys.max() >= data.num_classes:
-            raise DataError(f"data source {source!r}: {split} labels outside [0, {data.num_classes})")
+            raise DataError(f"{where}: {split} has {len(xs)} inputs but {len(ys)} labels")
+        if len(ys) and (ys.min() < 0 or ys.max() >= data.num_classes):
+            raise DataError(f"{where}: {split} labels outside [0, {data.num_classes})")
+        check_finite(xs, f"{where}, {split} split")
+    empty = np.flatnonzero(np.bincount(data.y, minlength=data.num_classes) == 0)
+    if len(empty):
+        names = data.label_names
+        warn_once(f"{where}: {len(empty)} of {data.num_classes} classes have no training examples "
+                  f"(first: {names[empty[0]]!r}); the student can never predict them")
     return data
 
 
 _MEMORY: dict[str, LoadedData] = {}
+
+
+def _check_params(loader: Any, spec: DataSpec) -> None:
+    """An unknown or missing parameter of the source is a one-line DataError (checked against
+    the loader's signature, so a TypeError raised while loading is never blamed on them)."""
+    try:
+        signature = inspect.signature(loader)
+    except (TypeError, ValueError):  # a callable without a signature: nothing to check
+        return
+    try:
+        signature.bind(**spec.params)
+    except TypeError as e:
+        valid = [n for n, p in signature.parameters.items() if p.kind is not p.VAR_KEYWORD]
+        raise DataError(f"data source {spec.source!r}: bad parameters {dict(spec.params)}: {e}; "
+                        f"valid parameters: {valid}") from None
 
 
 def load_data(spec: DataSpec, use_cache: bool = True) -> LoadedData:
@@ -123,12 +194,11 @@ def load_data(spec: DataSpec, use_cache: bool = True) -> LoadedData:
     A source may define ``loader.cache_token(**params)`` (e.g. the sizes and modification
     times of the files it reads, or an early one-line error); it becomes part of the key."""
     loader = DATA_SOURCES.get(spec.source)
+    _check_params(loader, spec)
     token_fn = getattr(loader, "cache_token", None)
-    try:
-        token = token_fn(**spec.params) if token_fn is not None else None
-    except TypeError as e:
-        raise DataError(f"data source {spec.source!r}: bad parameters {dict(spec.params)}: {e}") from None
-    key_obj: dict[str, Any] = {"source": spec.source, "params": spec.params, "format": 1}
+    token = token_fn(**spec.params) if token_fn is not None else None
+    # format 2: labels mapped to 0..C-1 by sorted value (arrays cached by format 1 may not be)
+    key_obj: dict[str, Any] = {"source": spec.source, "params": spec.params, "format": 2}
     if token is not None:
         key_obj["files"] = token
     key = stable_hash(key_obj)
@@ -150,11 +220,8 @@ def load_data(spec: DataSpec, use_cache: bool = True) -> LoadedData:
             data = None
     if data is None:
         params: dict[str, Any] = dict(spec.params)
-        try:
-            data = loader(**params)
-        except TypeError as e:
-            raise DataError(f"data source {spec.source!r}: bad parameters {params}: {e}") from None
-        data = validate(data, spec.source).with_fingerprint()
+        data = loader(**params)
+        data = validate(data, spec.source, params).with_fingerprint()
         if use_cache and getattr(loader, "cacheable", True):
             arrays = {"x": data.x, "y": data.y, "num_classes": np.int64(data.num_classes),
                       "fingerprint": np.str_(data.fingerprint)}

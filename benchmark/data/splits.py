@@ -4,7 +4,11 @@ The test split comes from the source's own test set when it has one, else from t
 The others are drawn from train in the order validation, teacher, labeled, pool, each
 from what is left. Class balance: each class gets ``m // C`` points, the remainder goes to
 randomly chosen classes, and a class with too few points gives its share to the others.
-Same data, spec and seed -> identical splits.
+Same data, spec and seed -> identical splits. Splits see only the class indices 0..C-1, so
+labels spelled differently (e.g. {1, 2} and {0, 1}) give the same splits.
+
+A labeled set of one point, or of a single class, is allowed but warned about once per
+dataset and split spec (one line on stderr): round 0 then trains on almost nothing.
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmark.config import SplitSpec, stable_hash
-from benchmark.data.base import DataError, LoadedData
+from benchmark.data.base import DataError, LoadedData, warn_once
 
 
 @dataclass(frozen=True)
@@ -96,5 +100,20 @@ def make_splits(data: LoadedData, spec: SplitSpec, seed: int) -> Splits:
             raise DataError("split 'pool' is empty: no points remain after the other splits")
     else:
         pool, _ = take(data.y, train_avail, spec.pool, C, rng, bal, "pool")
+    _warn_tiny_labeled(data, spec, data.y[labeled], seed)
     return Splits(labeled=labeled, validation=validation, pool=pool, test=test, teacher=teacher,
                   test_from_test_split=from_test)
+
+
+def _warn_tiny_labeled(data: LoadedData, spec: SplitSpec, y_labeled: np.ndarray, seed: int) -> None:
+    """Warn (once per data fingerprint and split spec, so once per task) when the labeled set
+    has a single point or a single class."""
+    key = ("tiny-labeled", data.fingerprint, spec)
+    classes = np.unique(y_labeled)
+    if len(y_labeled) == 1:
+        warn_once(f"the labeled set holds a single point (splits.labeled: 1) of class "
+                  f"{data.label_names[int(y_labeled[0])]!r}: round 0 trains the student on one example", key)
+    elif len(classes) == 1:
+        held = f"{data.num_classes} classes" if data.num_classes > 1 else "a single class: check the label column"
+        warn_once(f"the labeled set of seed {seed} holds only class {data.label_names[int(classes[0])]!r} "
+                  f"({len(y_labeled)} points; the data has {held}): round 0 trains the student on one class", key)
