@@ -23,6 +23,7 @@ import yaml
 
 from benchmark import paths
 from benchmark.errors import ConfigError
+from benchmark.noise_label import task_label
 from benchmark.registry import Registry
 
 
@@ -119,6 +120,27 @@ class SplitSpec:
     class_balanced: bool = True
 
 
+def _noise_rate(v: Any) -> str | None:
+    return None if 0.0 <= v < 1.0 else "a rate in [0, 1)"
+
+
+@dataclass(frozen=True)
+class NoiseSpec:
+    """Controlled teacher error (``benchmark.noise``): ``kind`` and ``rate`` in [0, 1)."""
+
+    kind: Literal["flip_uniform", "flip_hard", "flip_pairs", "train_labels"]
+    rate: float = _check(_noise_rate)
+
+
+@dataclass(frozen=True)
+class NoiseAxis:
+    """A suite's teacher-noise grid axis: one ``kind`` at each of ``rates``."""
+
+    kind: Literal["flip_uniform", "flip_hard", "flip_pairs", "train_labels"]
+    rates: list[float] = _check(lambda v: None if v and all(0.0 <= r < 1.0 for r in v) and len(set(v)) == len(v)
+                                else "a non-empty list of distinct rates in [0, 1)")
+
+
 @dataclass(frozen=True)
 class TeacherSpec:
     """The teacher: its model, training recipe, and what it is trained on.
@@ -133,6 +155,7 @@ class TeacherSpec:
     model: ModelSpec
     train: TrainRecipe = field(default_factory=TrainRecipe)
     train_on: Literal["labeled", "teacher_split", "none"] = "labeled"
+    noise: Optional[NoiseSpec] = _option(None)
 
 
 @dataclass(frozen=True)
@@ -157,6 +180,17 @@ class TaskConfig:
     def content_hash(self) -> str:
         """sha256 of the canonical JSON of the resolved spec."""
         return stable_hash(self.to_dict())
+
+    @property
+    def label(self) -> str:
+        """The name its results are stored and reported under: ``digits``, or with teacher
+        noise ``digits@flip_uniform-0.2`` (``benchmark.noise_label``)."""
+        noise = self.teacher.noise
+        return task_label(self.name, noise.kind, noise.rate) if noise is not None else self.name
+
+    def with_noise(self, noise: "NoiseSpec | None") -> "TaskConfig":
+        """The same task with the teacher's outputs under ``noise`` (None: as trained)."""
+        return dataclasses.replace(self, teacher=dataclasses.replace(self.teacher, noise=noise))
 
     def with_rounds(self, rounds: int | None) -> "TaskConfig":
         if rounds is None:
@@ -191,6 +225,7 @@ class SuiteConfig:
     seeds: list[int] = _check(lambda v: None if v else "a non-empty list of integer seeds", default_factory=lambda: [0])
     rounds: Optional[int] = _check(lambda v: None if v is None or v >= 1 else "an integer >= 1 or null", default=None)
     description: str = ""
+    teacher_noise: Optional[NoiseAxis] = None
 
 
 def spec_dict(obj: Any) -> Any:
@@ -243,6 +278,10 @@ def _describe(tp: Any) -> str:
     return str(tp)
 
 
+class _NonFinite(ConfigError):
+    """A NaN or infinite number: wrong under every alternative of a union type."""
+
+
 def _convert(tp: Any, value: Any, where: str, file: str) -> Any:
     def fail(expected: str | None = None) -> ConfigError:
         return ConfigError(f"{file}: field '{where}': expected {expected or _describe(tp)}, got {value!r}")
@@ -255,11 +294,16 @@ def _convert(tp: Any, value: Any, where: str, file: str) -> Any:
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
             return None
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:  # Optional[X]: X's own error names the inner field
+            return _convert(options[0], value, where, file)
         for a in args:
             if a is type(None):
                 continue
             try:
                 return _convert(a, value, where, file)
+            except _NonFinite:
+                raise
             except ConfigError:
                 continue
         raise fail()
@@ -278,7 +322,7 @@ def _convert(tp: Any, value: Any, where: str, file: str) -> Any:
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if not math.isfinite(value):
-                raise fail("a finite number")
+                raise _NonFinite(f"{file}: field '{where}': expected a finite number, got {value!r}")
             return float(value)
         raise fail()
     if tp is str:
@@ -309,7 +353,7 @@ def _check_finite(value: Any, where: str, file: str) -> None:
     """A NaN or infinite number anywhere in a free-form value (model or method parameters, data
     source parameters) is a ConfigError naming its dotted path, e.g. ``student.params.dropout``."""
     if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{file}: field '{where}': expected a finite number, got {value!r}")
+        raise _NonFinite(f"{file}: field '{where}': expected a finite number, got {value!r}")
     if isinstance(value, dict):
         for k, v in value.items():
             _check_finite(v, f"{where}.{k}", file)

@@ -146,3 +146,27 @@ def test_suite_empty_tasks(tmp_path):
     p = _suite(tmp_path, "name: mysuite\nversion: 1\ntasks: []\n")
     with pytest.raises(ConfigError, match=r"field 'tasks': expected a non-empty list of task names"):
         load_suite_file(p)
+
+
+@pytest.mark.parametrize("raw,field,shown", [
+    ("train:\n  lr: .inf\n", "train.lr", "inf"),
+    ("train:\n  weight_decay: .nan\n", "train.weight_decay", "nan"),
+    ("teacher:\n  train: {temperature: -.inf}\n", "teacher.train.temperature", "-inf"),
+    ("student:\n  params: {hidden: [64], dropout: .nan}\n", "student.params.dropout", "nan"),
+    ("data:\n  params: {scale: [1.0, .inf]}\n", r"data.params.scale\[1\]", "inf"),
+])
+def test_non_finite_numbers_are_refused(tmp_path, raw, field, shown):
+    """NaN and inf in any number of a task (typed or free-form parameters) name the dotted field."""
+    base = yaml.safe_load((Path(__file__).parents[1] / "datasets" / "digits.yaml").read_text())
+    for key, value in yaml.safe_load(raw).items():
+        base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value
+    p = _task_yaml(tmp_path, lambda d: d.update(base))
+    with pytest.raises(ConfigError, match=rf"^{p}: field '{field}': expected a finite number, got {shown}$"):
+        load_task_file(p)
+
+
+def test_non_finite_method_parameter_in_a_suite(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text("name: s\nversion: 1\ntasks: [digits]\nmethods: [{name: rad, params: {alpha: .nan}}]\n")
+    with pytest.raises(ConfigError, match=r"s.yaml: field 'methods\[0\]\.params\.alpha': expected a finite number"):
+        load_suite_file(p)

@@ -11,7 +11,7 @@ from benchmark.config import DataSpec, SplitSpec
 from benchmark.data import load_data, make_splits
 from benchmark.data.base import DataError
 from benchmark.data.labels import clean_labels, encode_labels
-from tinytask import error_line, images, labels, run_args, run_cli, snapshot, write_parquet, write_task
+from tinytask import error_line, finished_run, images, labels, run_args, run_cli, snapshot, write_parquet, write_task
 
 
 @pytest.mark.parametrize("train,test,names,y,y_test", [
@@ -118,12 +118,12 @@ def test_respelled_labels_give_identical_results(tmp_path, capsys, spelling):
         assert rc == 0, err
         results[name] = _run_file(tmp_path / name / "out", "tiny")
     (h0, r0), (h1, r1) = results["zero_one"], results["respelled"]
-    assert h0["provenance"]["label_names"] == ["0", "1"]
-    assert h1["provenance"]["label_names"] == [str(s) for s in spelling]
     assert len(r0) == len(r1) == 3
     for a, b in zip(r0, r1):
         assert a["queried"] == b["queried"] and a["test_accuracy"] == b["test_accuracy"]
         assert a["test_nll"] == b["test_nll"]
+    assert h0["provenance"]["label_names"] == ["0", "1"]
+    assert h1["provenance"]["label_names"] == [str(s) for s in spelling]
 
 
 def test_binary_uncertainty_methods_select_alike(tmp_path, capsys):
@@ -146,13 +146,7 @@ def test_binary_uncertainty_methods_select_alike(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     """An output folder holding one finished run of a good tiny task."""
-    from benchmark.cli import main
-
-    root = tmp_path_factory.mktemp("finished")
-    y = labels(60, [0, 1])
-    f = write_parquet(root / "good.parquet", images(y), y)
-    assert main(run_args(write_task(root, "good", {"data_files": str(f)}), root / "out")) == 0
-    return root / "out"
+    return finished_run(tmp_path_factory.mktemp("finished"))
 
 
 def test_class_only_in_the_test_file_is_an_error(tmp_path, capsys, finished):

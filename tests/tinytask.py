@@ -84,3 +84,14 @@ def error_line(rc: int, err: str) -> str:
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     return lines[0]
+
+
+def finished_run(root: Path) -> Path:
+    """``root/out`` holding one finished run of a good tiny task (for checks that a refused
+    command changes no finished result)."""
+    from benchmark.cli import main
+
+    y = labels(40, [0, 1])
+    f = write_parquet(root / "good.parquet", images(y), y)
+    assert main(run_args(write_task(root, "good", {"data_files": str(f)}), root / "out")) == 0
+    return root / "out"
