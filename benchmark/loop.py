@@ -38,7 +38,7 @@ import torch
 
 from benchmark import paths
 from benchmark.compute import compute_identity
-from benchmark.config import ConfigError, MethodEntry, TaskConfig, stable_hash
+from benchmark.config import ConfigError, MethodEntry, TaskConfig, spec_dict, stable_hash
 from benchmark.data import load_data, make_splits
 from benchmark.errors import RunConflictError
 from benchmark.models import build_model
@@ -174,7 +174,7 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
     run_id = stable_hash({"schema": SCHEMA_VERSION, "task": task.to_dict(), "method": spec.method.name,
                           "method_version": method.version, "params": params, "seed": seed,
                           "data": data.fingerprint, "compute": compute}, length=20)
-    path = run_path(out, spec.suite, task.name, spec.method.label, seed)
+    path = run_path(out, spec.suite, task.label, spec.method.label, seed)
     record: RunRecord | None = None
     if path.exists() and not fresh:
         existing = read_run(path)  # a corrupt file raises here and is left untouched
@@ -199,13 +199,14 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
 
     if record is None:
         record = RunRecord(
-            run_id=run_id, suite=spec.suite, task=task.name, task_version=task.version, method=spec.method.name,
+            run_id=run_id, suite=spec.suite, task=task.label, task_version=task.version, method=spec.method.name,
             method_label=spec.method.label, method_version=method.version, params=params, seed=seed,
             privileged=privileged, rounds_planned=task.rounds, queries_per_round=q,
             data_fingerprint=data.fingerprint,
             teacher={"model": task.teacher.model.name, "train_on": task.teacher.train_on,
                      "validation_error": val_err, "test_accuracy": accuracy(teacher.test_probs, y_test),
-                     "pool_accuracy": float((teacher_pool_pred == y_pool).mean())},
+                     "pool_accuracy": float((teacher_pool_pred == y_pool).mean()),
+                     **({"noise": spec_dict(task.teacher.noise)} if task.teacher.noise is not None else {})},
             provenance={**_code_provenance(), "device": _device_name(device), "compute": compute,
                         "task_config": task.to_dict(),
                         "label_names": list(data.label_names),  # class i of the run is label_names[i] in the data
@@ -285,7 +286,7 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
                                                  initial_model=student0), initial)
             view = PrivilegedView(y_pool, teacher.pool_probs) if privileged else None
             rng = derive_rng(seed, task.name, spec.method.name, sel_seed, "select", r)
-            idx, plan, diag = _ask_method(method, state, q, rng, view, f"task {task.name}, seed {seed}, round {r}")
+            idx, plan, diag = _ask_method(method, state, q, rng, view, f"task {task.label}, seed {seed}, round {r}")
             select_s = time.perf_counter() - t0
             soft = pay(idx, plan)
             if plan is None:

@@ -14,7 +14,7 @@ from typing import Sequence
 
 from tqdm.auto import tqdm
 
-from benchmark.config import ConfigError, MethodEntry, SuiteConfig, load_suite, load_task
+from benchmark.config import ConfigError, MethodEntry, NoiseAxis, NoiseSpec, SuiteConfig, load_suite, load_task
 from benchmark.loop import RunSpec, execute_run, instantiate_method
 from benchmark.registry import METHODS, builtin_method_names
 from benchmark.atomic import sweep_stale_tmp
@@ -50,8 +50,14 @@ def parse_methods(names: Sequence[str]) -> list[MethodEntry]:
 
 
 def build_grid(suite: str | None = None, tasks: Sequence[str] | None = None, methods: Sequence[str] | None = None,
-               seeds: Sequence[int] | None = None, rounds: int | None = None) -> Grid:
-    """From a suite name (with optional overrides) or an ad-hoc grid of tasks, methods and seeds."""
+               seeds: Sequence[int] | None = None, rounds: int | None = None,
+               noise: NoiseAxis | None = None) -> Grid:
+    """From a suite name (with optional overrides) or an ad-hoc grid of tasks, methods and seeds.
+
+    ``noise`` (or the suite's ``teacher_noise``) expands every task over teacher-noise levels;
+    each level is its own task label (``digits@flip_uniform-0.2``), so results never mix.
+    Repeated seeds, tasks or methods run once. Every method and its parameters are checked
+    before anything runs."""
     if suite is not None:
         cfg: SuiteConfig = load_suite(suite)
         name = cfg.name
@@ -59,15 +65,30 @@ def build_grid(suite: str | None = None, tasks: Sequence[str] | None = None, met
         entries = parse_methods(methods) if methods else (all_methods() if cfg.methods == "all" else cfg.methods)
         seed_list = list(seeds) if seeds else cfg.seeds
         rounds = rounds if rounds is not None else cfg.rounds
+        noise = noise if noise is not None else cfg.teacher_noise
     else:
         if not (tasks and methods and seeds is not None and len(seeds)):
             raise ConfigError("run needs --suite NAME, or an ad-hoc grid given by --tasks, --methods and --seeds")
         name, task_names, entries, seed_list = "adhoc", list(tasks), parse_methods(methods), list(seeds)
-    for e in entries:  # every method and its parameters are checked before the first run starts
+    for e in entries:
         instantiate_method(e)
-    task_cfgs = [load_task(t).with_rounds(rounds) for t in task_names]
-    runs = [RunSpec(name, t, m, s) for t in task_cfgs for s in seed_list for m in entries]
+    task_cfgs = [load_task(t).with_rounds(rounds) for t in dict.fromkeys(task_names)]
+    if noise is not None:
+        task_cfgs = [t.with_noise(NoiseSpec(noise.kind, float(r))) for t in task_cfgs for r in noise.rates]
+    entries = _distinct_labels(entries)
+    runs = [RunSpec(name, t, m, s) for t in task_cfgs for s in dict.fromkeys(seed_list) for m in entries]
     return Grid(name, runs)
+
+
+def _distinct_labels(entries: Sequence[MethodEntry]) -> list[MethodEntry]:
+    """The entries with repeats dropped; two different entries under one label are an error."""
+    seen: dict[str, MethodEntry] = {}
+    for e in entries:
+        if e.label in seen and seen[e.label] != e:
+            raise ConfigError(f"two methods share the label {e.label!r} ({seen[e.label]} and {e}); give each a "
+                              f"distinct label")
+        seen.setdefault(e.label, e)
+    return list(seen.values())
 
 
 def _complete_on_disk(path: Path) -> bool:
@@ -116,8 +137,8 @@ def _run_all(grid: Grid, out: Path, dev, fresh: bool, progress: bool) -> tuple[l
     disable = not progress
     outer = tqdm(grid.runs, desc=f"suite {grid.suite}", unit="run", disable=disable, file=sys.stderr)
     for spec in outer:
-        outer.set_postfix_str(f"{spec.task.name} / {spec.method.label} / seed {spec.seed}")
-        p = run_path(out, spec.suite, spec.task.name, spec.method.label, spec.seed)
+        outer.set_postfix_str(f"{spec.task.label} / {spec.method.label} / seed {spec.seed}")
+        p = run_path(out, spec.suite, spec.task.label, spec.method.label, spec.seed)
         if fresh and p.exists():
             _set_aside(p)
         done_before = _complete_on_disk(p)
