@@ -51,7 +51,7 @@ if [ -z "${DATA_DIR:-}" ]; then
 fi
 if [ "$TINY" = 1 ] || [ "${FRESH:-0}" = 1 ]; then rm -rf "$WORK"; fi
 mkdir -p "$WORK"
-export AKD_BENCH_CACHE="$PWD/$WORK/cache"
+export AKD_BENCH_CACHE="$(cd "$WORK" && pwd)/cache"
 export CARRY DEVICE SIZE DATA_DIR WORK
 PY=${PY:-python3}
 export PY
