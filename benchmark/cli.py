@@ -211,7 +211,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p_rpr.add_argument("--out", type=Path, help="keep the new runs under OUT/<suite>/ (existing run files there "
                                                  "are kept as .bak); default: a temporary folder")
     p_rpr.add_argument("--reference", type=Path, help="the suite's reference folder (default: "
-                                                       "results/reference/<suite> in the repository)")
+                                                       "results/reference/<suite> of the checkout, or the copy "
+                                                       "installed with the package)")
     p_rpr.add_argument("--update-reference", action="store_true",
                        help="replace the reference with the new records instead of comparing")
     p_rpr.add_argument("--device", default="cpu", help="cpu (default; references are CPU results), auto, cuda or "
