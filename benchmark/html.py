@@ -13,8 +13,9 @@ from html import escape
 from typing import Any, Sequence
 
 from benchmark.leaderboard import Leaderboard, provenance_summary
-from benchmark.tables import (MAIN_HEADER, fmt, main_rows, rank_header, rank_rows, ranking_caption, task_caption,
-                              wide_curve, win_matrix)
+from benchmark.robustness import INTRO, PAIR_HEADER, Robustness, auc_header, auc_rows, pair_rows
+from benchmark.tables import (MAIN_HEADER, TEACHER_CURVE_NOTE, fmt, main_rows, rank_header, rank_rows, ranking_caption, task_caption,
+                              wide_curve, wide_interval, win_matrix)
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:1.5rem auto;
@@ -153,8 +154,25 @@ def _provenance(lb: Leaderboard) -> str:
     return "\n".join(parts)
 
 
-def render_html(lb: Leaderboard, figures: dict[str, bytes]) -> str:
-    """The whole page as a string; ``figures`` maps ``<name>.png`` to PNG bytes."""
+def _robustness(lb: Leaderboard, rob: Robustness, figures: dict[str, bytes]) -> list[str]:
+    intro = INTRO.format(ci=f"{lb.level:.0%}").replace("`", "")
+    parts = ['<h2 id="robustness">Robustness to teacher noise</h2>', f'<p class="caption">{escape(intro)}</p>',
+             _figure("robustness", figures["robustness.png"],
+                     "AUC vs the teacher's measured error on the pool, per task and noise kind, mean with CI; "
+                     "random black dashed, privileged oracles grey dotted")]
+    for base, kind in rob.groups:
+        parts += [f"<h3>{escape(base)}, {escape(kind)} noise: AUC at each level</h3>",
+                  _table(auc_header(rob, base, kind), auc_rows(rob, base, kind))]
+        rows = pair_rows(rob, base, kind)
+        if rows:
+            parts += [f"<h3>{escape(base)}, {escape(kind)} noise: paired differences</h3>",
+                      _table(PAIR_HEADER, rows, left=0, attrs=' class="robustness-pairs"')]
+    return parts
+
+
+def render_html(lb: Leaderboard, figures: dict[str, bytes], rob: Robustness | None = None) -> str:
+    """The whole page as a string; ``figures`` maps ``<name>.png`` to PNG bytes; ``rob`` adds
+    the robustness section (its figure must be in ``figures``)."""
     ci = f"{lb.level:.0%}"
     n_runs = len(lb.records)
     intro = (f"{n_runs} complete runs; {len(lb.tasks)} task(s); mean ± {ci} confidence interval over seeds "
@@ -182,18 +200,22 @@ def render_html(lb: Leaderboard, figures: dict[str, bytes]) -> str:
         f'{escape(ranking_caption(lb))}.</p>',
         _table(head, rows, attrs=' id="win-rates"'),
         "<h2>Plots</h2>",
-        _figure("accuracy_curves", figures["accuracy_curves.png"], "Test accuracy vs teacher queries, mean with CI bands"),
-        _figure("auc_bars", figures["auc_bars.png"], "Normalized AUC per method, mean with CI"),
+        _figure("accuracy_curves", figures["accuracy_curves.png"],
+                "Test accuracy vs teacher queries, one panel per method against random (black dashed), the "
+                "best-ranked method (grey) and the teacher's test accuracy (dotted); mean with CI bands"),
+        _figure("auc_bars", figures["auc_bars.png"], "Normalized AUC per method, mean with CI, sorted by rank"),
         _figure("teacher_on_queried", figures["teacher_on_queried.png"],
-                "Teacher accuracy on the points queried in each round, mean with CI bands"),
+                "Teacher accuracy on the points queried in each round, pooled over seeds, with Wilson intervals"),
+        *(_robustness(lb, rob, figures) if rob is not None else []),
     ]
     for task in lb.tasks:
         cap = escape(task_caption(lb, task))
         h, r = wide_curve(lb.curves[lb.curves["task"] == task])
         sections += [f"<h2>{escape(task)}: test accuracy at each query count</h2>", f'<p class="caption">{cap}</p>',
                      _table(h, r)]
-        h, r = wide_curve(lb.teacher_curves[lb.teacher_curves["task"] == task])
+        h, r = wide_interval(lb.teacher_curves[lb.teacher_curves["task"] == task])
+        note = escape(TEACHER_CURVE_NOTE.format(ci=f"{lb.level:.0%}"))
         sections += [f"<h2>{escape(task)}: teacher accuracy on the points queried in each round</h2>",
-                     f'<p class="caption">{cap}; rows are cumulative queries at the end of the round</p>', _table(h, r)]
+                     f'<p class="caption">{cap}{note}</p>', _table(h, r)]
     sections += [_provenance(lb), f"<script>{SORT_JS}</script>", "</body>", "</html>", ""]
     return "\n".join(sections)

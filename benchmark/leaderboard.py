@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.errors import LeaderboardError
-from benchmark.metrics import average_ranks, mean_ci, paired_differences, paired_gain, win_rate
+from benchmark.metrics import average_ranks, mean_ci, paired_differences, paired_gain, wilson_interval, win_rate
 from benchmark.results import RunRecord
 
 BASELINE = "random"
@@ -65,15 +65,18 @@ def runs_frame(records: list[RunRecord]) -> pd.DataFrame:
 
 
 def rounds_frame(records: list[RunRecord]) -> pd.DataFrame:
-    """One row per (run, round): identity fields, seed, round, n_queries and per-round metrics."""
+    """One row per (run, round): identity fields, seed, round, n_queries (cumulative),
+    round_queries (this round's) and per-round metrics."""
     rows = []
     for rec in records:
+        prev = 0
         for r in rec.rounds:
             rows.append({"suite": rec.suite, "task": rec.task, "task_version": rec.task_version,
                          "method": rec.method_label, "method_version": rec.method_version,
                          "privileged": rec.privileged, "seed": rec.seed, "round": r.round,
-                         "n_queries": r.n_queries, "test_accuracy": r.test_accuracy,
-                         "teacher_accuracy_on_queried": r.teacher_accuracy_on_queried})
+                         "n_queries": r.n_queries, "round_queries": r.n_queries - prev,
+                         "test_accuracy": r.test_accuracy, "teacher_accuracy_on_queried": r.teacher_accuracy_on_queried})
+            prev = r.n_queries
     return pd.DataFrame(rows)
 
 
@@ -88,6 +91,26 @@ def curve_table(frame: pd.DataFrame, metric: str, level: float = 0.95) -> pd.Dat
                     "n_seeds": int(g[metric].notna().sum())})
     cols = ["task", "task_version", "method", "method_version", "privileged", "round", "n_queries", "mean", "ci95",
             "n_seeds"]
+    return pd.DataFrame(out, columns=cols)
+
+
+def proportion_curve_table(frame: pd.DataFrame, metric: str, level: float = 0.95) -> pd.DataFrame:
+    """Long table per (task, method, round) of a per-round proportion ``metric`` (e.g. the
+    teacher's accuracy on the round's queries), pooled over seeds: ``correct`` (metric x the
+    round's queries, summed), ``queried`` (queries summed), ``accuracy = correct / queried``
+    and its Wilson score interval ``ci_low``/``ci_high`` (inside [0, 1]), and the seeds."""
+    f = frame[frame[metric].notna() & (frame["round_queries"] > 0)]
+    f = f.assign(_correct=f[metric].astype(float) * f["round_queries"])
+    out = []
+    for (task, method, rnd), g in f.groupby(["task", "method", "round"], sort=True):
+        k, n = float(g["_correct"].sum()), int(g["round_queries"].sum())
+        lo, hi = wilson_interval(k, n, level)
+        out.append({"task": task, "task_version": int(g["task_version"].iloc[0]), "method": method,
+                    "method_version": int(g["method_version"].iloc[0]), "privileged": bool(g["privileged"].iloc[0]),
+                    "round": int(rnd), "n_queries": int(g["n_queries"].iloc[0]), "accuracy": k / n,
+                    "ci_low": float(lo), "ci_high": float(hi), "correct": k, "queried": n, "n_seeds": len(g)})
+    cols = ["task", "task_version", "method", "method_version", "privileged", "round", "n_queries", "accuracy",
+            "ci_low", "ci_high", "correct", "queried", "n_seeds"]
     return pd.DataFrame(out, columns=cols)
 
 
@@ -300,7 +323,7 @@ def build_leaderboard(records: list[RunRecord], level: float = 0.95, baseline: s
     return Leaderboard(
         suite=str(runs["suite"].iloc[0]), level=level, records=complete, runs=runs, summary=summary,
         curves=curve_table(frame, "test_accuracy", level),
-        teacher_curves=curve_table(frame[frame["round"] > 0], "teacher_accuracy_on_queried", level),
+        teacher_curves=proportion_curve_table(frame[frame["round"] > 0], "teacher_accuracy_on_queried", level),
         ranks=ranks, win_rates=win_rate_table(runs[runs["method"].isin(ranked)], ranked), skipped=skipped)
 
 

@@ -1,5 +1,5 @@
-"""Summary statistics over seeds: t confidence intervals, paired gains, paired tests,
-win rates, ranks, and the Welch tolerance that ``compare`` uses.
+"""Summary statistics over seeds: t confidence intervals, Wilson intervals of proportions,
+paired gains, paired tests, win rates, ranks, and the Welch tolerance that ``compare`` uses.
 
 Every function is pure (numbers in, numbers out). Missing values (``None``/NaN) are
 dropped where a function takes a flat list; paired functions take ``{seed: value}``
@@ -16,8 +16,8 @@ from scipy import stats
 
 from benchmark.results import normalized_auc
 
-__all__ = ["mean_ci", "normalized_auc", "paired_differences", "paired_gain", "paired_ttest", "win_rate",
-           "average_ranks", "welch_tolerance", "WinRate", "Tolerance"]
+__all__ = ["mean_ci", "wilson_interval", "normalized_auc", "paired_differences", "paired_gain", "paired_ttest",
+           "win_rate", "average_ranks", "welch_tolerance", "WinRate", "Tolerance"]
 
 
 def _finite(values: Iterable[float | None]) -> np.ndarray:
@@ -44,6 +44,30 @@ def mean_ci(values: Iterable[float | None], level: float = 0.95) -> tuple[float,
         return float(v[0]), float("nan")
     half = t_quantile(level, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
     return float(v.mean()), float(half)
+
+
+def wilson_interval(successes: float | np.ndarray, trials: float | np.ndarray,
+                    level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval ``(low, high)`` of a proportion ``successes / trials``.
+
+    Unlike a t interval over a few seeds, it always lies in [0, 1] and is never empty at 0
+    or 1. ``successes`` and ``trials`` are counts (scalars or arrays of one shape; a pooled
+    count may be fractional); with ``z`` the two-sided normal quantile of ``level``:
+    ``(p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)``. NaN where ``trials`` is 0.
+    Equals ``scipy.stats.binomtest(k, n).proportion_ci(level, "wilson")`` for integers.
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"confidence level must be in (0, 1), got {level}")
+    k, n = np.asarray(successes, dtype=float), np.asarray(trials, dtype=float)
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k / n
+        denom = 1.0 + z * z / n
+        center = (p + z * z / (2 * n)) / denom
+        half = z * np.sqrt(np.clip(p * (1 - p), 0.0, None) / n + z * z / (4 * n * n)) / denom
+    low = np.where(n > 0, np.clip(center - half, 0.0, 1.0), np.nan)
+    high = np.where(n > 0, np.clip(center + half, 0.0, 1.0), np.nan)
+    return low[()], high[()]  # numpy floats for scalar counts
 
 
 def paired_differences(a: Mapping[int, float | None], b: Mapping[int, float | None]) -> tuple[list[int], np.ndarray]:

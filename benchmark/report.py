@@ -9,7 +9,10 @@ Files written to the output folder (see ``benchmark.paths.leaderboard_dir`` for 
   count), ``teacher_on_queried.csv`` (per round), ``ranks.csv``, ``win_rates.csv``;
 - ``leaderboard.md`` and ``leaderboard.tex``: every table with versions and seed counts;
 - ``accuracy_curves``, ``teacher_on_queried``, ``auc_bars`` as ``.png`` and ``.svg``;
-- ``index.html``: the self-contained sortable page with the plots and the provenance.
+- ``index.html``: the self-contained sortable page with the plots and the provenance;
+- only when some task ran at two or more teacher-noise levels (``benchmark.robustness``):
+  ``robustness.csv``, ``robustness_pairs.csv`` and ``robustness`` as ``.png`` and ``.svg``,
+  with their tables in ``leaderboard.md`` and ``index.html``.
 
 The same records always give byte-identical files.
 """
@@ -23,8 +26,9 @@ from benchmark.html import render_html
 from benchmark.leaderboard import Leaderboard, build_leaderboard, provenance_summary
 from benchmark.plots import render_all
 from benchmark.results import RunRecord
-from benchmark.tables import (MAIN_ALIGN, MAIN_HEADER, latex, main_rows, markdown, rank_header, rank_rows,
-                              ranking_caption, task_caption, wide_curve, win_matrix)
+from benchmark.robustness import Robustness, build_robustness, markdown_section
+from benchmark.tables import (MAIN_ALIGN, MAIN_HEADER, TEACHER_CURVE_NOTE, latex, main_rows, markdown, rank_header,
+                              rank_rows, ranking_caption, task_caption, wide_curve, wide_interval, win_matrix)
 
 CSV_FLOAT = "%.6f"
 
@@ -35,8 +39,9 @@ def _intro(lb: Leaderboard) -> str:
             f"Rank 1 = highest mean AUC among non-privileged methods; privileged methods are never ranked.")
 
 
-def markdown_document(lb: Leaderboard) -> str:
-    """Every table of the leaderboard as one Markdown document."""
+def markdown_document(lb: Leaderboard, rob: Robustness | None = None) -> str:
+    """Every table of the leaderboard as one Markdown document (with the robustness section
+    when ``rob`` is given)."""
     head, rows = win_matrix(lb)
     captions = "\n\n".join(task_caption(lb, t) for t in lb.tasks)
     parts = [f"# AKD-Bench leaderboard: suite `{lb.suite}`", _intro(lb),
@@ -53,9 +58,11 @@ def markdown_document(lb: Leaderboard) -> str:
         cap = task_caption(lb, task)
         h, r = wide_curve(lb.curves[lb.curves["task"] == task])
         parts += [f"## {task}: test accuracy vs teacher queries", cap, markdown(h, r)]
-        h, r = wide_curve(lb.teacher_curves[lb.teacher_curves["task"] == task])
+        h, r = wide_interval(lb.teacher_curves[lb.teacher_curves["task"] == task])
         parts += [f"## {task}: teacher accuracy on the points queried in each round",
-                  cap + "; rows are cumulative queries at the end of the round", markdown(h, r)]
+                  cap + TEACHER_CURVE_NOTE.format(ci=f"{lb.level:.0%}"), markdown(h, r)]
+    if rob is not None:
+        parts += markdown_section(rob, lb.level)
     p = provenance_summary(lb.records)
     pk = ", ".join(f"{k} {'/'.join(v for v, _ in vs)}" for k, vs in p["packages"].items())
     prov = [f"- code (git SHA): {'; '.join(f'{v} ({n} runs)' for v, n in p['code'])}",
@@ -94,14 +101,17 @@ def _csv(df: pd.DataFrame) -> bytes:
 
 def render_report(lb: Leaderboard) -> dict[str, bytes]:
     """``{file name: bytes}`` of every output file."""
-    figures = render_all(lb)
+    rob = build_robustness(lb)
+    figures = render_all(lb, rob)
     files = {
         "leaderboard.csv": _csv(lb.summary), "runs.csv": _csv(lb.runs), "curves.csv": _csv(lb.curves),
         "teacher_on_queried.csv": _csv(lb.teacher_curves), "ranks.csv": _csv(lb.ranks),
-        "win_rates.csv": _csv(lb.win_rates), "leaderboard.md": markdown_document(lb).encode(),
+        "win_rates.csv": _csv(lb.win_rates), "leaderboard.md": markdown_document(lb, rob).encode(),
         "leaderboard.tex": latex_document(lb).encode(), **figures,
-        "index.html": render_html(lb, figures).encode(),
+        "index.html": render_html(lb, figures, rob).encode(),
     }
+    if rob is not None:
+        files.update({"robustness.csv": _csv(rob.table), "robustness_pairs.csv": _csv(rob.pairs)})
     return dict(sorted(files.items()))
 
 

@@ -36,6 +36,15 @@ def fmt_ci(m: float | None, h: float | None, digits: int = 3, signed: bool = Fal
     return fmt(m, digits, signed) if _missing(h) else f"{fmt(m, digits, signed)} ± {fmt(h, digits)}"
 
 
+def fmt_interval(m: float | None, low: float | None, high: float | None, digits: int = 3) -> str:
+    """``estimate [low, high]`` (an asymmetric interval, e.g. Wilson's); the estimate alone without one."""
+    if _missing(m):
+        return DASH
+    if _missing(low) or _missing(high):
+        return fmt(m, digits)
+    return f"{fmt(m, digits)} [{fmt(low, digits)}, {fmt(high, digits)}]"
+
+
 def fmt_rank(r: float | None) -> str:
     return DASH if _missing(r) else (f"{r:.0f}" if float(r).is_integer() else f"{r:.1f}")
 
@@ -132,6 +141,20 @@ def wide_curve(long: pd.DataFrame, digits: int = 3) -> tuple[list[str], list[lis
     methods = sorted(long["method"].unique())
     cells = {(int(q), m): fmt_ci(mu, h, digits) for q, m, mu, h in
              zip(long["n_queries"], long["method"], long["mean"], long["ci95"])}
+    queries = sorted({int(q) for q in long["n_queries"]})
+    rows = [[str(q), *[cells.get((q, m), DASH) for m in methods]] for q in queries]
+    return ["queries", *methods], rows
+
+
+TEACHER_CURVE_NOTE = ("; teacher accuracy on the points queried in the round ending at each cumulative query count, "
+                      "pooled over seeds (correct teacher labels / queries) [{ci} Wilson score interval]")
+
+
+def wide_interval(long: pd.DataFrame, value: str = "accuracy", digits: int = 3) -> tuple[list[str], list[list[str]]]:
+    """Rows: query counts; columns: methods; cells ``value [ci_low, ci_high]``."""
+    methods = sorted(long["method"].unique())
+    cells = {(int(q), m): fmt_interval(v, lo, hi, digits) for q, m, v, lo, hi in
+             zip(long["n_queries"], long["method"], long[value], long["ci_low"], long["ci_high"])}
     queries = sorted({int(q) for q in long["n_queries"]})
     rows = [[str(q), *[cells.get((q, m), DASH) for m in methods]] for q in queries]
     return ["queries", *methods], rows
