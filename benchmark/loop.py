@@ -43,10 +43,10 @@ from benchmark.data import load_data, make_splits
 from benchmark.errors import RunConflictError
 from benchmark.models import build_model
 from benchmark.registry import METHODS
-from benchmark.results import SCHEMA_VERSION, RoundRecord, RunRecord, read_run, run_path, write_run
+from benchmark.results import SCHEMA_VERSION, FileStore, RoundRecord, RunRecord, RunStore, run_path
 from benchmark.seeding import derive_rng, derive_seed
 from benchmark.state import PoolState, PrecomputedFeatures, PrivilegedView, StudentFeatures
-from benchmark.teacher import TeacherOracle, frozen_array, get_teacher, load_teacher_model
+from benchmark.teacher import TeacherOracle, TeacherOutputs, frozen_array, get_teacher, load_teacher_model
 from benchmark.train import accuracy, fit, make_train_set, new_model, nll, predict
 from benchmark.errors import MethodError, MethodFailure
 from methods.base import MixupPlan
@@ -154,8 +154,13 @@ def _plan_from_record(diag: dict[str, Any]) -> MixupPlan | None:
 
 def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = False,
                 on_round: Callable[[RunRecord], None] | None = None,
-                log: Callable[[str], None] = lambda s: None) -> RunRecord:
-    """Run (or resume, or skip if finished) one run and return its complete record."""
+                log: Callable[[str], None] = lambda s: None, store: RunStore | None = None,
+                teacher: TeacherOutputs | None = None) -> RunRecord:
+    """Run (or resume, or skip if finished) one run and return its complete record.
+
+    ``store`` keeps the record between rounds (default: the run file under ``out``);
+    ``teacher`` gives the teacher's outputs when an executor computed them elsewhere
+    (default: ``get_teacher``, from the cache or trained here)."""
     task, seed = spec.task, spec.seed
     method = instantiate_method(spec.method)
     # What a method may see is fixed here, from its registered class, before the first round:
@@ -174,22 +179,23 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
     run_id = stable_hash({"schema": SCHEMA_VERSION, "task": task.to_dict(), "method": spec.method.name,
                           "method_version": method.version, "params": params, "seed": seed,
                           "data": data.fingerprint, "compute": compute}, length=20)
-    path = run_path(out, spec.suite, task.label, spec.method.label, seed)
+    store = store if store is not None else FileStore(run_path(out, spec.suite, task.label, spec.method.label, seed))
     record: RunRecord | None = None
-    if path.exists() and not fresh:
-        existing = read_run(path)  # a corrupt file raises here and is left untouched
+    existing = None if fresh else store.load()  # a corrupt file raises here and is left untouched
+    if existing is not None:
         if existing.run_id != run_id:
             raise RunConflictError(
-                f"{path} holds a different run (run_id {existing.run_id}, this run {run_id}: the task, method "
+                f"{store.where} holds a different run (run_id {existing.run_id}, this run {run_id}: the task, method "
                 f"parameters, data or compute setting ({_compute_text(compute)}; stored: "
                 f"{_compute_text(existing.provenance.get('compute'))}) changed); rerun with --fresh to replace "
                 f"it or use another --out")
         if existing.complete:
             return existing
         record = existing
-        log(f"resuming {path} after round {len(record.rounds) - 1}")
+        log(f"resuming {store.where} after round {len(record.rounds) - 1}")
 
-    teacher = get_teacher(task, data, splits, seed, device, log=log)
+    if teacher is None:
+        teacher = get_teacher(task, data, splits, seed, device, log=log)
     x_pool, y_pool = splits.xy(data, "pool")
     x_lab, y_lab = splits.xy(data, "labeled")
     _, y_val = splits.xy(data, "validation")
@@ -312,7 +318,7 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
         record.provenance["wall_seconds"] = wall_before + time.perf_counter() - session_start
         if r == task.rounds:
             record.finish(record.provenance["wall_seconds"])
-        write_run(path, record)
+        store.save(record)
         if on_round is not None:
             on_round(record)
     return record

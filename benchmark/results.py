@@ -15,7 +15,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Protocol
 
 import numpy as np
 
@@ -171,6 +171,35 @@ def write_run(path: Path, record: RunRecord) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = "\n".join(record.to_lines()) + "\n"
     atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+class RunStore(Protocol):
+    """Where one run's record lives between rounds: ``load`` the stored record (None when
+    there is none; a corrupt one raises ``ResultsError``) and ``save`` it after a round.
+    ``FileStore`` is a run file; an executor that runs elsewhere sends it to its driver."""
+
+    where: str
+
+    def load(self) -> "RunRecord | None": ...
+
+    def save(self, record: "RunRecord") -> None: ...
+
+
+@dataclass(frozen=True)
+class FileStore:
+    """A run file, rewritten atomically after every round (``write_run``)."""
+
+    path: Path
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
+    def load(self) -> "RunRecord | None":
+        return read_run(self.path) if self.path.exists() else None
+
+    def save(self, record: "RunRecord") -> None:
+        write_run(self.path, record)
 
 
 def read_run(path: Path) -> RunRecord:
