@@ -21,10 +21,20 @@ d = 512). With a = onehot(ŷ) - p, the factorized distance
     ‖a⊗h - a'⊗h'‖² = ‖a‖²‖h‖² + ‖a'‖²‖h'‖² - 2 (a·a') (h·h')
 
 needs one product with the (n, C) matrix of a and one with the (n, d) matrix of h per
-step: O(n·(C + d)) memory and time per pick. Adaptation to active distillation: none; the
+step: O(n·(C + d)) memory and time per pick.
+
+Precision: features with a large common offset o (ReLU features often have one) make
+‖a‖²‖h‖² and (a·a')(h·h') huge next to their difference, and float32 cancellation then
+picks the wrong points. So h = o + e with o the mean feature row: h·h' = e·e' + o·o + e·o +
+e'·o, where only e·e' (at the scale of the centred features) comes from the float32 product
+with the (n, d) matrix; the large parts, a·a' (from the small (n, C) matrix) and the
+difference itself are computed in float64. Float64 inputs are kept in float64. Adaptation to active distillation: none; the
 student is trained on hard and soft labels, the embedding uses its own prediction ŷ.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,7 +42,8 @@ import torch
 from benchmark.registry import register_method
 from benchmark.state import PoolState
 from methods.base import AcquisitionMethod
-from methods.distances import as_tensor, blas_single_thread, check_finite, loop_arrays, resolve, sq_norms
+from methods.distances import (as_tensor, blas_single_thread, check_finite, float_dtype, loop_arrays, mean_row, resolve,
+                               sq_norms)
 
 
 def residuals(probs: torch.Tensor) -> torch.Tensor:
@@ -43,14 +54,48 @@ def residuals(probs: torch.Tensor) -> torch.Tensor:
     return a
 
 
-def factorized_sq_dist(a, h, g2, j: int):
-    """Squared distance of every gradient embedding a_i⊗h_i to a_j⊗h_j, clamped at 0: (n,).
-    a (n, C), h (n, d); g2 (n,) = ‖a_i‖²‖h_i‖². numpy arrays or torch tensors alike."""
-    d = a @ a[j]
-    d *= h @ h[j]
+@dataclass(frozen=True)
+class GradFactors:
+    """The factors of the gradient embeddings a_i⊗h_i with h_i = o + e_i, o the mean row
+    (numpy arrays or tensors alike): a (n, C) float64; e (n, d) in the features' dtype;
+    eo = e_i·o and q = o·o + e_i·o (n,) float64, so that h_i·h_j = e_i·e_j + q_i + eo_j; and
+    g2 = ‖a_i‖²‖h_i‖² (n,) float64."""
+
+    a: Any
+    e: Any
+    eo: Any
+    q: Any
+    g2: Any
+
+    @classmethod
+    def build(cls, a: torch.Tensor, h: torch.Tensor) -> "GradFactors":
+        """From the residuals a (n, C) and the features h (n, d)."""
+        o = mean_row(h)
+        e = h - o
+        o2 = float(o.double() @ o.double())
+        eo = (e @ o).double()
+        a64 = a.double()
+        g2 = sq_norms(a64) * (sq_norms(e).double() + o2 + 2.0 * eo)
+        return cls(a64, e, eo, eo + o2, g2)
+
+    def numpy_or_torch(self, xp: Any) -> "GradFactors":
+        """The same factors as numpy views (``xp`` is numpy) or as the tensors themselves."""
+        return self if xp is not np else GradFactors(*(t.numpy() for t in (self.a, self.e, self.eo, self.q, self.g2)))
+
+
+def factorized_sq_dist(f: GradFactors, j: int):
+    """Squared distance of every gradient embedding a_i⊗h_i to a_j⊗h_j, clamped at 0: (n,)
+    float64, ‖a_i‖²‖h_i‖² + ‖a_j‖²‖h_j‖² - 2 (a_i·a_j)(h_i·h_j) with h_i·h_j from the
+    centred features (module docstring). numpy arrays or torch tensors alike."""
+    hh = f.e @ f.e[j]
+    hh = hh.astype(np.float64) if isinstance(hh, np.ndarray) else hh.double()
+    hh += f.q
+    hh += float(f.eo[j])
+    d = f.a @ f.a[j]
+    d *= hh
     d *= -2.0
-    d += g2
-    d += g2[j]
+    d += f.g2
+    d += float(f.g2[j])
     d[d < 0] = 0.0
     return d
 
@@ -65,24 +110,24 @@ def kmeanspp_factorized(probs, emb, budget: int, rng: np.random.Generator, devic
     """BADGE's k-means++ seeding on factorized gradient embeddings. probs (n, C), emb (n, d)
     -> (budget,) positions in pick order, and the largest gradient-embedding norm."""
     dev = resolve(device)
-    p = as_tensor(probs, dev)
-    h = as_tensor(emb, dev)
+    dtype = float_dtype(probs, emb)
+    p = as_tensor(probs, dev, dtype)
+    h = as_tensor(emb, dev, dtype)
     if p.ndim != 2 or h.ndim != 2 or len(p) != len(h):
         raise ValueError(f"student_probs {tuple(p.shape)} and student_embeddings {tuple(h.shape)} must be "
                          f"(n, C) and (n, d) with the same n")
     n = len(p)
     a = residuals(p)
-    an, hn = sq_norms(a), sq_norms(h)
-    check_finite(an, "student_probs")
-    check_finite(hn, "student_embeddings")
-    g2 = an * hn
-    xp, (aa, ha, g2a) = loop_arrays(a, h, g2)
+    check_finite(sq_norms(a), "student_probs")
+    check_finite(sq_norms(h), "student_embeddings")
+    f = GradFactors.build(a, h)
+    xp, _ = loop_arrays(a, h)
+    f = f.numpy_or_torch(xp)
     picked = np.empty(budget, dtype=np.int64)
     with blas_single_thread(xp):
-        j = int(xp.argmax(g2a))
+        j = int(xp.argmax(f.g2))
         picked[0] = j
-        mind = factorized_sq_dist(aa, ha, g2a, j)
-        mind = mind.astype(np.float64) if xp is np else mind.double()  # running sums need float64
+        mind = factorized_sq_dist(f, j)  # float64: the running sums need it
         mind[j] = 0.0
         taken = np.zeros(n, dtype=bool)
         taken[j] = True
@@ -99,9 +144,9 @@ def kmeanspp_factorized(probs, emb, budget: int, rng: np.random.Generator, devic
                 j = int(free[min(int(u * len(free)), len(free) - 1)])
             picked[t] = j
             taken[j] = True
-            xp.minimum(mind, factorized_sq_dist(aa, ha, g2a, j), out=mind)
+            xp.minimum(mind, factorized_sq_dist(f, j), out=mind)
             mind[j] = 0.0
-    return picked, float(g2.max().sqrt())
+    return picked, float(f.g2.max()) ** 0.5
 
 
 @register_method("badge")

@@ -7,6 +7,14 @@ memory stays O(n·d) for n points of dimension d. Squared Euclidean distances us
 expansion ``‖x - c‖² = ‖x‖² + ‖c‖² - 2 x·c`` (clamped at 0), so a distance block is one
 matrix product.
 
+Precision. The expansion loses digits to cancellation when the points sit far from the
+origin compared with their spread: its rounding error grows with ``‖x‖² + ‖c‖²`` while the
+distance does not (400 points on a unit segment, shifted by 300 in each of 512 float32
+coordinates, make k-center greedy pick the wrong points). Distances do not change under a
+common translation, so the kernels subtract a mean first (``centered``; ``min_sq_dist`` and
+``pairwise_sq_dist_block`` do it themselves unless given norms) and keep float64 input in
+float64 (``float_dtype``); float32 is the default for everything else.
+
 One CPU detail: the greedy loops (k-center, k-means++ seeding) do per step one
 matrix-vector product that reads the whole (n, d) matrix, plus O(n) vector work. On CPU
 they run on numpy views of the same buffers (``loop_arrays``) with single-threaded BLAS
@@ -51,6 +59,33 @@ def as_tensor(a: Any, device: torch.device, dtype: torch.dtype = torch.float32) 
     return t.to(device=device, dtype=dtype)
 
 
+def float_dtype(*arrays: Any) -> torch.dtype:
+    """float64 when any of ``arrays`` (numpy arrays or tensors; None is skipped) is float64,
+    else float32: the precision the distance kernels compute in."""
+    for a in arrays:
+        if a is not None and getattr(a, "dtype", None) in (np.float64, torch.float64):
+            return torch.float64
+    return torch.float32
+
+
+def mean_row(*parts: torch.Tensor) -> torch.Tensor:
+    """The mean row (d,) of all rows of ``parts`` (n_i, d) together, in the dtype of the first
+    part. It only sets a translation, which changes no distance, so float32 sums suffice."""
+    n = sum(p.shape[0] for p in parts)
+    total = sum(p.sum(dim=0).double() for p in parts if p.shape[0])
+    if n == 0:
+        return torch.zeros(parts[0].shape[1], dtype=parts[0].dtype, device=parts[0].device)
+    return (total / n).to(parts[0].dtype)
+
+
+def centered(*parts: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Each of ``parts`` (n_i, d) minus ``mean_row(*parts)``: new tensors of the same dtype, so
+    O(sum n_i · d) extra memory. Distances between any rows are unchanged; the norm expansion
+    then works near the origin."""
+    mu = mean_row(*parts)
+    return tuple(p - mu for p in parts)
+
+
 def check_finite(norms: torch.Tensor, what: str) -> None:
     """Raise if a row of ``what`` holds NaN or ±inf, checked on its squared row norms (n,), which
     are NaN or inf exactly then (or when a row's norm overflows float32, equally unusable)."""
@@ -78,14 +113,9 @@ def blas_single_thread(xp: Any) -> Iterator[None]:
 
 
 def sq_norms(x: torch.Tensor) -> torch.Tensor:
-    """Row squared norms: x (n, d) -> (n,), computed in row chunks."""
-    n, d = x.shape
-    rows = max(1, CHUNK_ELEMENTS // max(d, 1))
-    out = torch.empty(n, dtype=x.dtype, device=x.device)
-    for s in range(0, n, rows):
-        xc = x[s:s + rows]
-        out[s:s + rows] = (xc * xc).sum(dim=1)
-    return out
+    """Row squared norms: x (n, d) -> (n,), as squared Euclidean norms (one read of x, no
+    (n, d) temporary)."""
+    return torch.linalg.vector_norm(x, dim=1).square_()
 
 
 def _blocks(n: int, m: int) -> tuple[int, int]:
@@ -98,10 +128,15 @@ def _blocks(n: int, m: int) -> tuple[int, int]:
 def min_sq_dist(x: torch.Tensor, c: torch.Tensor, x_norms: torch.Tensor | None = None,
                 c_norms: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Squared distance of every row of x (n, d) to its nearest row of c (m, d), and that row's
-    index: (n,), (n,) int64. Blocked; never holds more than one (rows, cols) block."""
+    index: (n,), (n,) int64. Blocked; never holds more than one (rows, cols) block.
+
+    Without norms, x and c are first shifted by their joint mean (``centered``). Given norms
+    must be those of x and c as passed: callers that pass them centre first themselves."""
     n, m = x.shape[0], c.shape[0]
     if m == 0:
         raise ValueError("min_sq_dist needs at least one center")
+    if x_norms is None and c_norms is None:
+        x, c = centered(x, c)
     xn = sq_norms(x) if x_norms is None else x_norms
     cn = sq_norms(c) if c_norms is None else c_norms
     best = torch.full((n,), float("inf"), dtype=x.dtype, device=x.device)
@@ -120,7 +155,10 @@ def min_sq_dist(x: torch.Tensor, c: torch.Tensor, x_norms: torch.Tensor | None =
 
 
 def pairwise_sq_dist_block(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """One block of squared distances, x (a, d) and y (b, d) -> (a, b); the caller bounds a·b."""
+    """One block of squared distances, x (a, d) and y (b, d) -> (a, b); the caller bounds a·b.
+    Both are shifted by y's mean row first (the expansion is then computed near the origin)."""
+    mu = mean_row(y)
+    x, y = x - mu, y - mu
     d = torch.addmm(sq_norms(y)[None, :], x, y.T, beta=1.0, alpha=-2.0)
     d += sq_norms(x)[:, None]
     return d.clamp_(min=0.0)

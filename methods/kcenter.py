@@ -11,7 +11,8 @@ center. With no initial centers the first point is drawn uniformly with the run'
 
 Cost: the initial min-distance vector takes one blocked pass over the n × m distances; each
 greedy step is one matrix-vector product (reads the (n, d) matrix once) plus O(n) vector
-work. Memory: the running min-distance vector and norms, O(n), plus one distance block.
+work. Memory: the mean-centred copy of the points (n, d), the running min-distance vector
+and norms, O(n), plus one distance block.
 """
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ import torch
 
 from benchmark.state import PoolState
 from methods.base import AcquisitionMethod
-from methods.distances import (as_tensor, blas_single_thread, check_finite, loop_arrays, min_sq_dist, resolve,
-                               sq_norms)
+from methods.distances import (as_tensor, blas_single_thread, centered, check_finite, float_dtype, loop_arrays,
+                               min_sq_dist, resolve, sq_norms)
 
 
 @dataclass(frozen=True)
@@ -41,24 +42,28 @@ def kcenter_greedy(points, centers, budget: int, rng: np.random.Generator, devic
                    what: str = "points") -> KCenterResult:
     """k-center greedy over ``points`` (n, d) from initial ``centers`` (m, d), m may be 0.
 
-    Both may be numpy arrays or tensors; the work runs on ``device``. Returns positions into
-    ``points``."""
+    Both may be numpy arrays or tensors; the work runs on ``device``, in float64 when either
+    is float64 and in float32 otherwise, on copies shifted by the mean of all points and
+    centers (one extra (n, d) buffer), so a large common offset costs no precision. Returns
+    positions into ``points``."""
     dev = resolve(device)
-    x = as_tensor(points, dev)
+    dtype = float_dtype(points, centers)
+    x = as_tensor(points, dev, dtype)
     n = x.shape[0]
     if x.ndim != 2:
         raise ValueError(f"{what} must be a 2-D (n, d) array, got shape {tuple(x.shape)}")
     if not 0 < budget <= n:
         raise ValueError(f"budget {budget} must be in [1, {n}]")
-    xn = sq_norms(x)
-    check_finite(xn, what)
-    c = as_tensor(centers, dev) if centers is not None else x[:0]
+    check_finite(sq_norms(x), what)
+    c = as_tensor(centers, dev, dtype) if centers is not None else x[:0]
+    if c.shape[0] and (c.ndim != 2 or c.shape[1] != x.shape[1]):
+        raise ValueError(f"centers have shape {tuple(c.shape)}; expected (m, {x.shape[1]}) like the {what}")
     if c.shape[0]:
-        if c.ndim != 2 or c.shape[1] != x.shape[1]:
-            raise ValueError(f"centers have shape {tuple(c.shape)}; expected (m, {x.shape[1]}) like the {what}")
-        cn = sq_norms(c)
-        check_finite(cn, f"centers of {what}")
-        mind, _ = min_sq_dist(x, c, x_norms=xn, c_norms=cn)
+        check_finite(sq_norms(c), f"centers of {what}")
+    x, c = centered(x, c)  # exact distances for points far from the origin (see methods.distances)
+    xn = sq_norms(x)
+    if c.shape[0]:
+        mind, _ = min_sq_dist(x, c, x_norms=xn, c_norms=sq_norms(c))
     else:
         mind = torch.full((n,), float("inf"), dtype=x.dtype, device=dev)
     radius_before = float(mind.max().sqrt()) if c.shape[0] else float("inf")

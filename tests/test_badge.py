@@ -6,8 +6,7 @@ from scipy import stats
 
 from benchmark.registry import METHODS
 from benchmark.state import PoolState
-from methods.badge import factorized_sq_dist, kmeanspp_factorized, residuals
-from methods.distances import sq_norms
+from methods.badge import GradFactors, factorized_sq_dist, kmeanspp_factorized, residuals
 
 
 def _data(n=50, c=5, d=7, seed=0):
@@ -46,13 +45,13 @@ def reference_kmeanspp(g, budget, rng):
 def test_factorized_distance_equals_materialized():
     p, h = _data()
     g = materialized(p, h)
-    pt, ht = torch.from_numpy(p), torch.from_numpy(h)
-    a = residuals(pt)
-    g2 = sq_norms(a) * sq_norms(ht)
+    ht = torch.from_numpy(h)
+    a = residuals(torch.from_numpy(p))
+    f = GradFactors.build(a, ht)
     for j in (0, 7, 49):
         ref = ((g - g[j]) ** 2).sum(1)
-        np.testing.assert_allclose(factorized_sq_dist(a, ht, g2, j).numpy(), ref, rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(factorized_sq_dist(a.numpy(), h, g2.numpy(), j), ref, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(factorized_sq_dist(f, j).numpy(), ref, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(factorized_sq_dist(f.numpy_or_torch(np), j), ref, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
@@ -92,3 +91,15 @@ def test_duplicates_fall_back_to_uniform():
     h = np.ones((6, 2), np.float32)
     picked, _ = kmeanspp_factorized(p, h, 6, np.random.default_rng(0))
     assert sorted(picked.tolist()) == list(range(6))
+
+
+@pytest.mark.parametrize("dtype, offset", [(np.float32, 300.0), (np.float64, 1e4)])
+def test_features_far_from_the_origin_keep_the_reference_picks(dtype, offset):
+    """Equal probabilities make every distance ‖a‖²‖h - h'‖²: with a large common offset in the
+    features the plain factorized expansion cancels to noise in float32 (and float64 input
+    must stay float64); the centred expansion matches the float64 reference."""
+    p = np.tile(np.array([[0.5, 0.3, 0.2]], np.float32), (400, 1))
+    t = np.sort(np.random.default_rng(0).random(400))
+    h = (t[:, None] * np.ones(64) + offset).astype(dtype)
+    got, _ = kmeanspp_factorized(p, h, 10, np.random.default_rng(0))
+    np.testing.assert_array_equal(got, reference_kmeanspp(materialized(p, h), 10, np.random.default_rng(0)))

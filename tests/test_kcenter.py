@@ -108,3 +108,39 @@ def test_cuda_matches_cpu():
     gpu = kcenter_greedy(emb, emb_tr, 50, np.random.default_rng(0), device="cuda").positions
     assert cpu[0] == gpu[0]
     assert len(np.intersect1d(cpu, gpu)) >= 45  # float summation order may flip a near-tie
+
+
+def _offset_segment(dtype, offset: float, n=400, d=512, seed=0):
+    """n points at random positions along the diagonal of the unit cube in d dimensions, every
+    coordinate shifted by ``offset``; the first point is the initial center."""
+    t = np.sort(np.random.default_rng(seed).random(n))
+    x = (t[:, None] * np.ones(d) + offset).astype(dtype)
+    return x, x[:1]
+
+
+def test_a_large_common_offset_does_not_change_the_picks():
+    """float32 points far from the origin: the norm expansion works on mean-centred copies."""
+    x, c = _offset_segment(np.float32, 300.0)
+    got = kcenter_greedy(x, c, 10, np.random.default_rng(0)).positions
+    np.testing.assert_array_equal(got, brute_force_kcenter(x, c, 10))
+    assert got[0] == 399  # the far end of the segment first
+
+
+def test_float64_input_is_kept_in_float64():
+    """An offset float32 cannot even represent (1e4 + 1e-3 steps) is exact in float64."""
+    x, c = _offset_segment(np.float64, 1e4, n=100, d=8)
+    got = kcenter_greedy(x, c, 10, np.random.default_rng(0)).positions
+    np.testing.assert_array_equal(got, brute_force_kcenter(x, c, 10))
+    s = PoolState.from_arrays(num_classes=2, unlabeled=np.arange(len(x)), labeled_y=np.zeros(1, np.int64),
+                              student_embeddings=x, student_embeddings_train=c)
+    np.testing.assert_array_equal(METHODS.get("coreset")().select(s, 10, np.random.default_rng(0)), got)
+
+
+def test_min_sq_dist_and_blocks_are_exact_far_from_the_origin():
+    x, _ = _offset_segment(np.float32, 300.0, n=50, d=64)
+    xt = torch.from_numpy(x)
+    ref = ((x[:, None, :].astype(np.float64) - x[None, ::7].astype(np.float64)) ** 2).sum(-1)
+    np.testing.assert_allclose(distances.pairwise_sq_dist_block(xt, xt[::7]).numpy(), ref, rtol=1e-3, atol=1e-3)
+    best, arg = distances.min_sq_dist(xt, xt[::7])
+    np.testing.assert_allclose(best.numpy(), ref.min(1), rtol=1e-3, atol=1e-3)
+    np.testing.assert_array_equal(arg.numpy(), ref.argmin(1))
