@@ -225,9 +225,22 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p_rpr.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     _add_compare_args(p_rpr)
 
-    p_perf = sub.add_parser("perf", help="measure performance (quick, select, train, calibrate)")
-    perf_sub = p_perf.add_subparsers(dest="what", metavar="{quick,select,train,calibrate}", required=True)
+    def _thread_settings(s: str) -> list[int | None]:
+        items = _csv(s)
+        if not items or not all(x == "default" or (x.isdigit() and int(x) >= 1) for x in items):
+            raise argparse.ArgumentTypeError(f"expected integers >= 1 or 'default', comma-separated, got {s!r}")
+        return [None if x == "default" else int(x) for x in items]
+
+    _positive_float = _number(float, lambda v: v > 0.0 and v != float("inf"), "a number > 0")
+    p_perf = sub.add_parser("perf", help="measure performance (quick, select, train, calibrate, targets)")
+    perf_sub = p_perf.add_subparsers(dest="what", metavar="{quick,select,train,calibrate,targets}", required=True)
     pq = perf_sub.add_parser("quick", help="time the whole quick suite and its report, on an empty cache")
+    pq.add_argument("--threads", dest="thread_settings", type=_thread_settings,
+                    help="torch threads of the run; several, e.g. 1,2,default, are timed interleaved "
+                         "(default: run's default)")
+    pq.add_argument("--load", type=_non_negative_int, default=0,
+                    help="busy-loop processes to run beside it as background CPU load (default: %(default)s)")
+    pq.add_argument("--repeats", type=_positive_int, default=1, help="runs per thread setting (default: %(default)s)")
     pq.add_argument("--json", type=Path, help="also write the measurement to this JSON file")
     ps = perf_sub.add_parser("select", help="time one selection of a method on synthetic inputs; prints one JSON "
                                             "line with seconds and peak_mb (extra resident memory)")
@@ -257,6 +270,17 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     pc.add_argument("--data-dir", type=Path, help="folder of local data files (as for run)")
     pc.add_argument("--threads", type=_positive_int, help="CPU threads for torch (as for run)")
     pc.add_argument("--json", type=Path, help="also write the measurement to this JSON file")
+    pg = perf_sub.add_parser("targets", help="check the documented absolute speed and memory targets (2 idle CPU "
+                                             "cores); one PASS/FAIL line each, exit 1 on a miss")
+    pg.add_argument("--only", type=_csv, help="only these targets, comma-separated (default: all)")
+    pg.add_argument("--scale", type=_positive_float, default=1.0,
+                    help="multiply every size, to check the command quickly; targets apply at 1 (default: 1)")
+    pg.add_argument("--slack", type=_positive_float, default=1.0,
+                    help="multiply every time target, e.g. 2 on a machine half as fast (default: 1)")
+    pg.add_argument("--repeats", type=_positive_int, default=3, help="measurements per target; the median time "
+                                                                     "counts (default: %(default)s)")
+    pg.add_argument("--threads", type=_positive_int, help="CPU threads for torch")
+    pg.add_argument("--json", type=Path, help="also write the results to this JSON file")
     return parser
 
 
@@ -396,9 +420,13 @@ def _main(argv: Sequence[str] | None, prog: str | None) -> int:
 
                 return perf_select(args.method, args.n, args.dim, args.classes, args.budget, args.device,
                                    args.initial, args.seed, args.json)
+            if args.what == "targets":
+                from benchmark.perf_targets import perf_targets
+
+                return perf_targets(args.only, args.scale, args.slack, args.repeats, args.json)
             from benchmark.perf import perf_quick
 
-            return perf_quick(args.json)
+            return perf_quick(args.json, args.thread_settings, args.load, args.repeats)
     except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

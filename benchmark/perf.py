@@ -1,8 +1,12 @@
-"""Performance measurements that are scripts, not tests: ``run_benchmark.py perf quick|select``.
+"""Performance measurements that are scripts, not tests: ``run_benchmark.py perf quick|select|calibrate``
+(``perf targets`` is in ``benchmark.perf_targets``, ``perf train`` in ``benchmark.perf_train``).
 
 ``perf calibrate`` runs a slice of a suite and extrapolates the whole suite's time.
 ``perf quick`` times the whole quick suite (teacher training included, on an empty cache)
-plus its report, in a subprocess, and prints one JSON line.
+plus its report, in a subprocess, and prints one JSON line per run. ``--threads 1,2,default``
+times several thread settings in one invocation, interleaved and ``--repeats`` times, and
+adds a summary line (median seconds per setting, the fastest); ``--load N`` runs N busy-loop
+processes beside it, to measure the settings on a machine shared with other jobs.
 
 ``perf select`` times one selection of a registered method on a synthetic ``PoolState``
 (Gaussian features, softmax probabilities of Gaussian logits; only the fields the method
@@ -18,6 +22,7 @@ peak allocated device memory during the selection.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import json
@@ -28,31 +33,83 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from benchmark import paths
 
 
-def perf_quick(json_path: Path | None = None) -> int:
+QUICK = "quick suite + report, empty cache"
+
+
+@contextlib.contextmanager
+def busy_loops(n: int) -> Iterator[list[subprocess.Popen]]:
+    """Background CPU load: ``n`` Python processes spinning in ``while True: pass`` for the
+    duration of the block, killed (by their own process handles) when it ends."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL)
+             for _ in range(n)]
+    try:
+        yield procs
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()
+
+
+def time_quick(threads: int | None) -> float:
+    """Seconds of one ``run --suite quick --report`` in a subprocess on an empty private cache,
+    with ``--threads threads`` (None: run's default). Raises RuntimeError with the run's
+    stderr if it fails."""
     with tempfile.TemporaryDirectory(prefix="akd-perf-") as tmp:
         env = {**os.environ, "AKD_BENCH_CACHE": str(Path(tmp) / "cache")}
         cmd = [sys.executable, str(paths.REPO_ROOT / "run_benchmark.py"), "run", "--suite", "quick", "--report",
                "--out", str(Path(tmp) / "runs"), "--no-progress"]
+        if threads is not None:
+            cmd += ["--threads", str(threads)]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - t0
     if proc.returncode != 0:
-        sys.stderr.write(proc.stderr)
-        return proc.returncode
-    import torch
+        raise RuntimeError(proc.stderr)
+    return seconds
 
-    result = {"what": "quick suite + report, empty cache", "seconds": round(seconds, 2),
-              "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()}
-    print(json.dumps(result))
+
+def perf_quick(json_path: Path | None = None, threads: list[int | None] | None = None, load: int = 0,
+               repeats: int = 1, timer: Callable[[int | None], float] = time_quick) -> int:
+    """``run_benchmark.py perf quick``: time the quick suite once per thread setting in
+    ``threads`` (None: run's default) and repeat, settings interleaved (a, b, a, b, ...) so
+    that a change of background load hits every setting alike; ``load`` busy-loop processes
+    run beside it the whole time. Prints one JSON line per run (seconds, threads, load) and,
+    when there are several, a summary line with the median seconds per setting and the
+    fastest. Returns 0, or 1 when a run fails (its stderr is printed)."""
+    from benchmark.compute import resolve_threads
+
+    settings = threads or [None]
+    rows = []
+    with busy_loops(load):
+        for rep in range(repeats):
+            for t in settings:
+                try:
+                    seconds = timer(t)
+                except RuntimeError as e:
+                    sys.stderr.write(str(e))
+                    return 1
+                rows.append({"what": QUICK, "seconds": round(seconds, 2), "threads": t or resolve_threads(),
+                             "threads_setting": "default" if t is None else t, "load": load, "repeat": rep,
+                             "cpu_count": os.cpu_count()})
+                print(json.dumps(rows[-1]), flush=True)
+    out: dict[str, Any] = {"runs": rows}
+    if len(rows) > 1:
+        medians = {str(r["threads_setting"]): float(np.median([x["seconds"] for x in rows
+                                                                if x["threads_setting"] == r["threads_setting"]]))
+                   for r in rows}
+        out["summary"] = {"what": "median seconds per thread setting", "median_seconds": medians,
+                          "fastest": min(medians, key=medians.get), "load": load, "repeats": repeats}
+        print(json.dumps(out["summary"]))
     if json_path is not None:
-        json_path.write_text(json.dumps(result, indent=2) + "\n")
+        json_path.write_text(json.dumps(out, indent=2) + "\n")
     return 0
 
 
