@@ -8,6 +8,7 @@ pandas nor scipy: every command imports what it needs when it runs.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from pathlib import Path
@@ -15,7 +16,11 @@ from typing import Sequence
 
 from benchmark import paths
 from benchmark.defaults import DEFAULT_FLOOR, DEFAULT_LEVEL
-from benchmark.errors import USER_ERRORS
+from benchmark.errors import USER_ERRORS, ConfigError, GridError
+from benchmark.noise_label import KINDS as NOISE_KINDS
+
+# errno values of a failed write (full disk, quota, read-only file system): one line, exit 2
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 
 EXAMPLES = [  # (arguments, what the command does)
     ("", "quick suite on digits, then the report"),
@@ -82,17 +87,33 @@ def _csv(s: str) -> list[str]:
 
 
 def _seeds(s: str) -> list[int]:
+    """``0,1,2`` or ranges ``0-4``; seeds are integers >= 0 (repeats are kept once, in order)."""
+    expected = "expected integers >= 0 like 0,1,2 or a range 0-4"
+    out = []
+    for part in _csv(s) or [s]:
+        lo, sep, hi = part.partition("-")
+        try:
+            first, last = (int(lo), int(hi)) if sep and lo else (int(part), int(part))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid seeds {s!r}: {expected}") from None
+        if first < 0:
+            raise argparse.ArgumentTypeError(f"invalid seed {first} in {s!r}: {expected}")
+        if last < first:
+            raise argparse.ArgumentTypeError(f"invalid seed range {part!r}: the first seed must not exceed the "
+                                             f"last, e.g. {last}-{first}")
+        out.extend(range(first, last + 1))
+    return list(dict.fromkeys(out))
+
+
+def _rates(s: str) -> list[float]:
+    """``0,0.2,0.4``: distinct teacher-noise rates in [0, 1)."""
     try:
-        out = []
-        for part in _csv(s):
-            if "-" in part[1:]:
-                lo, hi = part.split("-", 1)
-                out.extend(range(int(lo), int(hi) + 1))
-            else:
-                out.append(int(part))
-        return out
+        rates = [float(x) for x in _csv(s)]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid seeds {s!r}: expected integers like 0,1,2 or a range 0-4") from None
+        rates = []
+    if not rates or any(not 0.0 <= r < 1.0 for r in rates):
+        raise argparse.ArgumentTypeError(f"invalid rates {s!r}: expected numbers in [0, 1) like 0,0.2,0.4")
+    return list(dict.fromkeys(rates))
 
 
 def _number(kind: type, ok, expected: str):
@@ -129,6 +150,13 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", type=_csv, help="comma-separated method names, or 'all' (see `list methods`)")
     p.add_argument("--seeds", type=_seeds, help="comma-separated seeds or a range, e.g. 0,1,2 or 0-4")
     p.add_argument("--rounds", type=_positive_int, help="override the number of query rounds of every task")
+    p.add_argument("--teacher-noise", type=_rates, metavar="RATES",
+                   help="run every task at each of these teacher-noise rates, e.g. 0,0.2,0.4 (a grid axis; each "
+                        "level is reported as its own task, digits@flip_uniform-0.2); overrides the suite's")
+    p.add_argument("--noise-kind", choices=NOISE_KINDS, default="flip_uniform",
+                   help="the kind of teacher error for --teacher-noise: confident flips anywhere (flip_uniform), "
+                        "on the teacher's smallest margins (flip_hard), fixed class confusions (flip_pairs), or "
+                        "noisy teacher training labels (train_labels) (default: %(default)s)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
     p.add_argument("--data-dir", type=Path,
                    help="folder that relative data-file paths in task YAMLs are resolved against, e.g. the folder "
@@ -285,6 +313,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
 
 def _cmd_run(args: argparse.Namespace, report: bool) -> int:
+    from benchmark.config import NoiseAxis
     from benchmark.runner import build_grid, run_grid
     from benchmark.train import RUNTIME
 
@@ -294,9 +323,22 @@ def _cmd_run(args: argparse.Namespace, report: bool) -> int:
     suite = args.suite
     if suite is None and not (args.tasks or args.methods or args.seeds):
         suite = "quick"
-    grid = build_grid(suite=suite, tasks=args.tasks, methods=args.methods, seeds=args.seeds, rounds=args.rounds)
-    run_grid(grid, args.out, device=args.device, fresh=args.fresh, progress=not args.no_progress,
-             threads=args.threads)
+    if args.out.exists() and not args.out.is_dir():
+        raise ConfigError(f"--out {str(args.out)!r} is a file; expected a folder for the results")
+    noise = NoiseAxis(args.noise_kind, args.teacher_noise) if args.teacher_noise else None
+    grid = build_grid(suite=suite, tasks=args.tasks, methods=args.methods, seeds=args.seeds, rounds=args.rounds,
+                      noise=noise)
+    try:
+        run_grid(grid, args.out, device=args.device, fresh=args.fresh, progress=not args.no_progress,
+                 threads=args.threads)
+    except GridError as e:
+        for failure in e.failures:
+            print(f"error: {failure}", file=sys.stderr)
+        if report:
+            _cmd_report(args.out, grid.suite, None)
+        print(f"{len(e.failures)} of {len(grid.runs)} runs failed (listed above); their finished rounds are kept: "
+              f"run the same command again to resume them", file=sys.stderr)
+        return 1
     if report:
         return _cmd_report(args.out, grid.suite, None)
     print(f"{len(grid.runs)} runs stored under {args.out / grid.suite}")
@@ -429,5 +471,14 @@ def _main(argv: Sequence[str] | None, prog: str | None) -> int:
             return perf_quick(args.json, args.thread_settings, args.load, args.repeats)
     except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume (finished rounds are kept)", file=sys.stderr)
+        return 130
+    except OSError as e:
+        if e.errno not in WRITE_ERRNOS:
+            raise
+        where = f": {e.filename}" if e.filename else ""
+        print(f"error: cannot write{where}: {e.strerror}; the results stored so far are intact", file=sys.stderr)
         return 2
     return 0

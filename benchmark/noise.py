@@ -27,9 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from benchmark.noise_label import KINDS  # noqa: F401  (the kinds, defined where the CLI can read them cheaply)
 from benchmark.seeding import derive_rng
 
-KINDS = ("flip_uniform", "flip_hard", "flip_pairs", "train_labels")
 OUTPUT_KINDS = frozenset({"flip_uniform", "flip_hard", "flip_pairs"})
 
 

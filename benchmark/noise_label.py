@@ -9,6 +9,7 @@ by grouping on the record's ``task``. The header's ``teacher["noise"]`` holds th
 from __future__ import annotations
 
 SEPARATOR = "@"
+KINDS = ("flip_uniform", "flip_hard", "flip_pairs", "train_labels")
 
 
 def task_label(task: str, kind: str | None = None, rate: float | None = None) -> str:
