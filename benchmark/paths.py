@@ -41,11 +41,20 @@ def leaderboard_dir(out: Path, suite: str) -> Path:
     return Path(out) / "leaderboard" / suite
 
 
+_SWEPT: set[Path] = set()
+
+
 def cache_dir(kind: str) -> Path:
-    """``<cache root>/<kind>``, created on demand."""
+    """``<cache root>/<kind>``, created on demand; the first use in a process removes the
+    temporary files that killed writers left there (``benchmark.atomic.sweep_stale_tmp``)."""
     root = Path(os.environ.get("AKD_BENCH_CACHE", Path.home() / ".cache" / "akd_bench"))
     path = root / kind
     path.mkdir(parents=True, exist_ok=True)
+    if path not in _SWEPT:
+        from benchmark.atomic import sweep_stale_tmp
+
+        _SWEPT.add(path)
+        sweep_stale_tmp(path)
     return path
 
 

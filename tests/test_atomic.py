@@ -55,3 +55,16 @@ def test_a_run_sweeps_its_results_folder(tmp_path):
     assert main(["run", "--tasks", "digits", "--methods", "random", "--seeds", "0", "--rounds", "1", "--out",
                  str(tmp_path), "--no-progress"]) == 0
     assert not leftover.exists()
+
+
+def test_the_cache_is_swept_on_first_use(tmp_path, monkeypatch):
+    from benchmark import paths
+
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True).stdout)
+    monkeypatch.setenv("AKD_BENCH_CACHE", str(tmp_path))
+    leftover = tmp_path / "teachers" / f"digits-abc.{dead}.tmp.npz"
+    leftover.parent.mkdir()
+    leftover.write_bytes(b"half")
+    assert paths.cache_dir("teachers") == tmp_path / "teachers"
+    assert not leftover.exists()
