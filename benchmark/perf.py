@@ -189,9 +189,10 @@ def synthetic_state(requires: frozenset[str], privileged: bool, n: int, dim: int
                     device: str = "cpu", seed: int = 0) -> tuple[Any, Any]:
     """A ``PoolState`` over n unqueried points with only the ``requires`` fields, precomputed
     (and the privileged view when asked): features (n, dim) ~ N(0, 1), probabilities softmax
-    of N(0, 4) logits (n, classes), ``initial`` labeled points with their own features and
-    probabilities (the initial centers of the k-center methods)."""
-    from benchmark.state import PoolState, PrivilegedView
+    of N(0, 4) logits (n, classes), ``MC_SAMPLES`` such draws (T, n, classes) for the MC-dropout
+    field, ``initial`` labeled points with their own features and probabilities (the initial
+    centers of the k-center methods)."""
+    from benchmark.state import MC_SAMPLES, PoolState, PrivilegedView
 
     rng = np.random.default_rng(seed)
 
@@ -208,7 +209,8 @@ def synthetic_state(requires: frozenset[str], privileged: bool, n: int, dim: int
     makers: dict[str, Callable[[], np.ndarray]] = {
         "student_probs": lambda: probs(n), "student_embeddings": lambda: feats(n),
         "student_probs_train": lambda: probs(initial), "student_embeddings_train": lambda: feats(initial),
-        "pool_inputs": lambda: feats(n), "initial_pool_embeddings": lambda: feats(n)}
+        "pool_inputs": lambda: feats(n), "initial_pool_embeddings": lambda: feats(n),
+        "student_mc_probs": lambda: np.stack([probs(n) for _ in range(MC_SAMPLES)])}
     arrays = {name: makers[name]() for name in sorted(requires)}
     state = PoolState.from_arrays(num_classes=classes, unlabeled=np.arange(n), pool_size=n,
                                   labeled_y=rng.integers(0, classes, initial), device=device, **arrays)
