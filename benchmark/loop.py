@@ -47,7 +47,7 @@ from benchmark.results import SCHEMA_VERSION, FileStore, RoundRecord, RunRecord,
 from benchmark.seeding import derive_rng, derive_seed
 from benchmark.state import PoolState, PrecomputedFeatures, PrivilegedView, StudentFeatures
 from benchmark.teacher import TeacherOracle, TeacherOutputs, frozen_array, get_teacher, load_teacher_model
-from benchmark.train import accuracy, fit, make_train_set, new_model, nll, predict
+from benchmark.train import accuracy, check_trainable, fit, make_train_set, new_model, nll, predict
 from benchmark.errors import MethodError, MethodFailure
 from methods.base import MixupPlan
 
@@ -194,6 +194,9 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
         record = existing
         log(f"resuming {store.where} after round {len(record.rounds) - 1}")
 
+    if len(splits.labeled) < 2:  # a student that cannot train on the labeled set fails before the teacher is paid
+        check_trainable(new_model(lambda: build_model(task.student, data.input_shape, C, data.meta), 0),
+                        len(splits.labeled), f"task {task.name!r}: the labeled set")
     if teacher is None:
         teacher = get_teacher(task, data, splits, seed, device, log=log)
     x_pool, y_pool = splits.xy(data, "pool")
@@ -227,9 +230,9 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
         """The teacher on new inputs (mixed queries only); its model is loaded on first use."""
         if not teacher_model:
             teacher_model.append(load_teacher_model(task, data, splits, seed, device, log=log))
-        return predict(teacher_model[0], x, device)[0]
+        return predict(teacher_model[0], x, device, logits=True)[0]
 
-    oracle = TeacherOracle(teacher.pool_probs, budget=task.rounds * q, answer_inputs=answer_inputs)
+    oracle = TeacherOracle(teacher.pool_logits, budget=task.rounds * q, answer_inputs=answer_inputs)
     soft_parts: list[np.ndarray] = [np.zeros((0, C), np.float32)]
     x_parts: list[np.ndarray] = [x_pool[:0]]  # the inputs trained on for the queried points, in query order
     x_pool_t = torch.from_numpy(x_pool)
@@ -261,7 +264,7 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
     def train_round(r: int, prev: torch.nn.Module | None) -> torch.nn.Module:
         queried = oracle.queried()
         ts = make_train_set(x_lab, y_lab, np.concatenate(x_parts) if len(queried) else None,
-                            np.concatenate(soft_parts) if len(queried) else None, C, task.train, device)
+                            oracle.answered_logits() if len(queried) else None, C, task.train, device)
         if task.train.warm_start and prev is not None:
             model = prev
         else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable
 
 from torch import nn
@@ -40,22 +41,33 @@ def frozen_array(a: np.ndarray) -> np.ndarray:
     return np.frombuffer(a.tobytes(), dtype=a.dtype).reshape(a.shape)
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Probabilities (n, C) float32 from logits (n, C), computed in float64."""
+    z = np.asarray(logits, dtype=np.float64)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 class TeacherOracle:
-    """Holds the teacher's soft labels on the pool; answers ``query(indices)`` only.
+    """Holds the teacher's logits on the pool; answers ``query(indices)`` only.
 
     ``budget`` is the total number of queries allowed in the run. Every answered index is
-    counted; a refused query changes nothing. ``answer_inputs`` (optional) runs the teacher on
-    new inputs, (k, ...) -> (k, C) probabilities; it is used only for queries on inputs built
-    from the queried pool points (see ``query``).
+    counted; a refused query changes nothing. ``query`` returns the teacher's probabilities
+    (temperature 1), what acquisition methods see; ``answered_logits`` returns the logits of
+    the answers paid for so far, which the harness trains on (temperature is exact on
+    logits). ``answer_inputs`` (optional) runs the teacher on new inputs, (k, ...) -> (k, C)
+    logits; it is used only for queries on inputs built from the queried pool points (see
+    ``query``).
     """
 
-    def __init__(self, pool_probs: np.ndarray, budget: int,
+    def __init__(self, pool_logits: np.ndarray, budget: int,
                  answer_inputs: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         if budget < 0:
             raise OracleError(f"budget must be >= 0, got {budget}")
-        self.__probs = frozen_array(np.asarray(pool_probs, dtype=np.float32))
-        self.__queried = np.zeros(len(pool_probs), dtype=bool)
+        self.__logits = frozen_array(np.asarray(pool_logits, dtype=np.float32))
+        self.__queried = np.zeros(len(pool_logits), dtype=bool)
         self.__order: list[np.ndarray] = []
+        self.__answers: list[np.ndarray] = []
         self.__count = 0
         self.__input_count = 0
         self.__answer = answer_inputs
@@ -86,9 +98,17 @@ class TeacherOracle:
     def unqueried(self) -> np.ndarray:
         return np.flatnonzero(~self.__queried)
 
+    def answered_logits(self) -> np.ndarray:
+        """(n_queries, C) float32: the teacher's logits of every answer paid for, in query order
+        (rows match ``queried()``; a row answered on a new input holds that input's logits)."""
+        if not self.__answers:
+            return np.zeros((0, self.__logits.shape[1]), dtype=np.float32)
+        return np.concatenate(self.__answers)
+
     def query(self, indices: np.ndarray | list[int], inputs: np.ndarray | None = None,
               use_inputs: np.ndarray | None = None) -> np.ndarray:
-        """Pay for and return the teacher's soft labels (b, C) on pool ``indices`` (b,).
+        """Pay for and return the teacher's probabilities (b, C) float32 on pool ``indices`` (b,);
+        their logits join ``answered_logits``.
 
         With ``inputs`` (b, ...) and ``use_inputs`` (b,) bool, each row where ``use_inputs`` is
         True is answered by running the teacher on ``inputs[row]`` (an input built from that pool
@@ -110,7 +130,7 @@ class TeacherOracle:
         if self.__count + len(idx) > self.budget:
             raise OracleError(f"query of {len(idx)} points exceeds the budget: {self.__count} of "
                               f"{self.budget} queries already used")
-        out = self.__probs[idx].copy()
+        out = self.__logits[idx].copy()
         n_new = 0
         if use_inputs is not None:
             mask = np.asarray(use_inputs)
@@ -131,19 +151,33 @@ class TeacherOracle:
                 out[mask] = ans
         self.__queried[idx] = True
         self.__order.append(idx.copy())
+        self.__answers.append(frozen_array(out))
         self.__count += len(idx)
         self.__input_count += n_new
-        return out
+        return softmax(out)
 
 
 @dataclass(frozen=True)
 class TeacherOutputs:
-    """The teacher's probabilities (float32) on pool (n_pool, C), validation and test."""
+    """The teacher's logits (float32) on pool (n_pool, C), validation and test, and the
+    probabilities derived from them (``*_probs``, float32)."""
 
-    pool_probs: np.ndarray
-    validation_probs: np.ndarray
-    test_probs: np.ndarray
+    pool_logits: np.ndarray
+    validation_logits: np.ndarray
+    test_logits: np.ndarray
     key: str
+
+    @cached_property
+    def pool_probs(self) -> np.ndarray:
+        return softmax(self.pool_logits)
+
+    @cached_property
+    def validation_probs(self) -> np.ndarray:
+        return softmax(self.validation_logits)
+
+    @cached_property
+    def test_probs(self) -> np.ndarray:
+        return softmax(self.test_logits)
 
     def validation_error(self, y_val: np.ndarray) -> float:
         return 1.0 - accuracy(self.validation_probs, y_val)
@@ -155,7 +189,7 @@ def teacher_key(task: TaskConfig, data: LoadedData, splits: Splits, seed: int, d
     version; ``benchmark.compute.compute_identity``), so that a teacher trained in one
     setting is never served to a run in another."""
     return stable_hash({"teacher": spec_dict(task.teacher), "data": data.fingerprint, "splits": splits.fingerprint(),
-                        "seed": seed, "compute": compute_identity(device), "format": 2})
+                        "seed": seed, "compute": compute_identity(device), "format": 3})
 
 
 def _teacher_paths(task: TaskConfig, key: str):
@@ -186,7 +220,7 @@ def _train_teacher(task: TaskConfig, data: LoadedData, splits: Splits, seed: int
 
 def get_teacher(task: TaskConfig, data: LoadedData, splits: Splits, seed: int, device: torch.device,
                 log: Callable[[str], None] = lambda s: None) -> TeacherOutputs:
-    """Load the cached teacher outputs, or train the teacher and cache them (atomically)."""
+    """Load the cached teacher outputs (logits), or train the teacher and cache them (atomically)."""
     key = teacher_key(task, data, splits, seed, device)
     path, _ = _teacher_paths(task, key)
     if path.exists():
@@ -196,7 +230,8 @@ def get_teacher(task: TaskConfig, data: LoadedData, splits: Splits, seed: int, d
         except Exception:  # a damaged cache entry is retrained, never trusted
             pass
     model = _train_teacher(task, data, splits, seed, device, log)
-    outs = {name: predict(model, splits.xy(data, name)[0], device)[0] for name in ("pool", "validation", "test")}
+    outs = {name: predict(model, splits.xy(data, name)[0], device, logits=True)[0]
+            for name in ("pool", "validation", "test")}
     tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
     np.savez(tmp, **outs)
     tmp.replace(path)

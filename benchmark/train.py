@@ -1,14 +1,23 @@
 """Student and teacher training with the distillation loss, and batched evaluation.
 
-Loss over the labeled set L (hard labels y) and the queried set Q (teacher soft labels p_T),
+Loss over the labeled set L (hard labels y) and the queried set Q (teacher logits z_T),
 with weight w = ``distill_weight`` and temperature tau (Hinton, Vinyals & Dean, 2015)::
 
     loss = (1 - w) * mean_{i in L} CE(y_i, softmax(z_i))
-         + w * tau^2 * mean_{i in Q} CE(softmax(log p_T,i / tau), softmax(z_i / tau))
+         + w * tau^2 * mean_{i in Q} CE(softmax(z_T,i / tau), softmax(z_i / tau))
 
-When Q is empty the first term has weight 1. Each sample's weight is folded into one
-vector, so a minibatch is one fused, vectorized soft cross-entropy with no per-sample
-Python work; full-batch training (``batch_size: 0``) computes the loss exactly.
+The targets come from the teacher's logits, never from stored probabilities: a probability
+rounded or clipped near 0 (float32, 1e-12) would put far too much mass on the wrong classes
+once raised to the power 1/tau. When Q is empty the first term has weight 1. Each sample's
+weight is folded into one vector, so a minibatch is one fused, vectorized soft cross-entropy
+with no per-sample Python work; full-batch training (``batch_size: 0``) computes the loss
+exactly.
+
+Minibatches: an epoch visits every example once, in a seeded random order, in batches of
+``batch_size``. A model with BatchNorm layers cannot train on a batch of one example, so
+when the last batch would hold a single example it joins the previous batch instead (one
+batch of ``batch_size + 1``); a training set of one example with BatchNorm is a
+``ConfigError`` (``check_trainable``), raised before any training.
 
 Fast path. The training set lives on the device as tensors; minibatches are index gathers
 (no DataLoader, no workers). On CUDA: bf16 autocast, channels-last memory format for CNNs
@@ -21,7 +30,6 @@ batched on the device (``benchmark.augment``). On CPU, training runs at the thre
 from __future__ import annotations
 
 import contextlib
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,18 +83,21 @@ class TrainSet:
         return len(self.x)
 
 
-def tempered(probs: np.ndarray, temperature: float) -> np.ndarray:
-    """softmax(log p / tau): the teacher's distribution at temperature tau. probs: (n, C)."""
-    logp = np.log(np.clip(probs, 1e-12, None)) / temperature
-    logp -= logp.max(axis=1, keepdims=True)
-    e = np.exp(logp)
+def soft_targets(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(z / tau): the teacher's distribution at temperature tau, from its logits
+    (n, C), computed in float64; returns (n, C) float32."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def make_train_set(x_labeled: np.ndarray, y_labeled: np.ndarray, x_queried: np.ndarray | None,
-                   soft_queried: np.ndarray | None, num_classes: int, recipe: TrainRecipe,
+                   logits_queried: np.ndarray | None, num_classes: int, recipe: TrainRecipe,
                    device: torch.device) -> TrainSet:
-    """Stack labeled (hard) and queried (soft) examples with their loss weights."""
+    """Stack labeled (hard) and queried examples with their loss weights. ``logits_queried``
+    (n_Q, C) are the teacher's logits on ``x_queried``; their targets are
+    ``soft_targets(logits_queried, recipe.temperature)``."""
     n_l = len(x_labeled)
     n_q = 0 if x_queried is None else len(x_queried)
     w = recipe.distill_weight if n_q else 0.0
@@ -97,7 +108,7 @@ def make_train_set(x_labeled: np.ndarray, y_labeled: np.ndarray, x_queried: np.n
     inv_temp = [np.ones(n_l, dtype=np.float32)]
     if n_q:
         xs.append(x_queried)
-        ts.append(tempered(soft_queried, tau))
+        ts.append(soft_targets(logits_queried, tau))
         weight.append(np.full(n_q, w * tau * tau / n_q, dtype=np.float32))
         inv_temp.append(np.full(n_q, 1.0 / tau, dtype=np.float32))
 
@@ -135,17 +146,47 @@ def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext()
 
 
+def has_train_batchnorm(model: torch.nn.Module) -> bool:
+    """Whether ``model`` has a BatchNorm layer in training mode once put in training mode (this
+    puts it there, as training does); such a layer needs more than one example per batch."""
+    model.train()
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.training for m in model.modules())
+
+
+def check_trainable(model: torch.nn.Module, n: int, what: str = "the training set") -> None:
+    """Raise ``ConfigError`` when ``model`` cannot train on ``n`` examples: BatchNorm in training
+    mode needs at least 2 (every other case is handled by ``batch_bounds``), and no model trains
+    on 0."""
+    if n < 1:
+        raise ConfigError(f"{what} has no examples; a model needs at least 1 to train on")
+    if n == 1 and has_train_batchnorm(model):
+        raise ConfigError(f"{what} has 1 example, but model {type(model).__name__} has BatchNorm layers, which "
+                          f"need at least 2 examples per batch; use at least 2 examples")
+
+
+def batch_bounds(n: int, batch_size: int, batchnorm: bool) -> list[tuple[int, int]]:
+    """[start, end) of each minibatch of an epoch over ``n`` examples (``batch_size`` <= 0:
+    one full batch). With ``batchnorm``, a last batch of one example joins the previous one,
+    so every example is still used once per epoch and no batch has a single example."""
+    bs = n if batch_size <= 0 else min(batch_size, n)
+    starts = list(range(0, n, bs))
+    if batchnorm and len(starts) > 1 and n - starts[-1] == 1:
+        starts.pop()
+    return [(s, e) for s, e in zip(starts, starts[1:] + [n])]
+
+
 def fit(model: Classifier, data: TrainSet, recipe: TrainRecipe, seed: int, device: torch.device) -> Classifier:
-    """Train ``model`` in place on ``data``; deterministic on CPU for a given seed."""
+    """Train ``model`` in place on ``data``; deterministic on CPU for a given seed. Raises
+    ``ConfigError`` for a model that cannot train on ``len(data)`` examples (``check_trainable``)."""
+    n = len(data)
+    check_trainable(model, n)
     mf = _memory_format(model, device)
     model.to(device).train()
     if mf is not None:
         model.to(memory_format=mf)
     forward = _compiled(model, device)
-    n = len(data)
-    bs = n if recipe.batch_size <= 0 else min(recipe.batch_size, n)
-    steps_per_epoch = math.ceil(n / bs)
-    total = recipe.epochs * steps_per_epoch
+    bounds = batch_bounds(n, recipe.batch_size, has_train_batchnorm(model))
+    total = recipe.epochs * len(bounds)
     opt = _optimizer(model, recipe, device)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, total) if recipe.schedule == "cosine" else None
     gen = torch.Generator(device="cpu").manual_seed(seed)
@@ -154,12 +195,12 @@ def fit(model: Classifier, data: TrainSet, recipe: TrainRecipe, seed: int, devic
     params = [p for p in model.parameters() if p.requires_grad]
     with _fork_rng(device, seed):
         for _ in range(recipe.epochs):
-            order = torch.randperm(n, generator=gen).to(device) if bs < n else None
-            for s in range(steps_per_epoch):
+            order = torch.randperm(n, generator=gen).to(device) if len(bounds) > 1 else None
+            for start, end in bounds:
                 if order is None:
                     x, t, it, w = data.x, data.targets, data.inv_temp, data.weight
                 else:
-                    idx = order[s * bs:(s + 1) * bs]
+                    idx = order[start:end]
                     x, t, it, w = data.x[idx], data.targets[idx], data.inv_temp[idx], data.weight[idx]
                 x = as_input(x)
                 if augment:
@@ -198,10 +239,12 @@ def new_model(build, seed: int) -> Classifier:
 
 @torch.no_grad()
 def predict(model: Classifier, x: np.ndarray | torch.Tensor, device: torch.device, batch_size: int | None = None,
-            embeddings: bool = False, index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+            embeddings: bool = False, index: np.ndarray | None = None,
+            logits: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """One batched no-grad pass over ``x`` (or ``x[index]``, gathered batch by batch).
-    Returns probs (N, C) float32 and, if asked, embeddings (N, d) float32. The batch size is
-    the smaller of ``batch_size`` and the model's ``eval_batch_size`` (x4 on CUDA)."""
+    Returns probs (N, C) float32 (with ``logits``: the logits (N, C) float32 instead) and, if
+    asked, embeddings (N, d) float32. The batch size is the smaller of ``batch_size`` and the
+    model's ``eval_batch_size`` (x4 on CUDA)."""
     model.eval().to(device)
     mf = _memory_format(model, device)
     if mf is not None:
@@ -217,8 +260,8 @@ def predict(model: Classifier, x: np.ndarray | torch.Tensor, device: torch.devic
             xb = xb.contiguous(memory_format=mf)
         with _autocast(device):
             h = model.embed(xb)
-            logits = model.head(h)
-        probs.append(torch.softmax(logits.float(), dim=1).cpu())
+            z = model.head(h).float()
+        probs.append((z if logits else torch.softmax(z, dim=1)).cpu())
         if embeddings:
             embs.append(h.float().cpu())
     num_classes = model.head.out_features if hasattr(model.head, "out_features") else None

@@ -2,18 +2,23 @@
 import numpy as np
 import pytest
 
-from benchmark.teacher import OracleError, TeacherOracle
+from benchmark.teacher import OracleError, TeacherOracle, softmax
+
+
+def _logits(n, seed=0):
+    return (3 * np.random.default_rng(seed).normal(size=(n, 3))).astype(np.float32)
 
 
 def _oracle(n=20, budget=8):
-    probs = np.random.default_rng(0).dirichlet(np.ones(3), n).astype(np.float32)
-    return TeacherOracle(probs, budget), probs
+    logits = _logits(n)
+    return TeacherOracle(logits, budget), softmax(logits)
 
 
 def test_query_returns_soft_labels_and_counts_exactly():
     o, probs = _oracle()
     out = o.query(np.array([3, 1, 7]))
     np.testing.assert_array_equal(out, probs[[3, 1, 7]])
+    np.testing.assert_allclose(out.sum(1), 1.0, rtol=1e-6)
     assert o.n_queries == 3 and o.budget_left == 5
     o.query([0, 2])
     assert o.n_queries == 5
@@ -62,6 +67,21 @@ def test_non_integer_indices_raise():
         o.query(np.array([[1, 2]]))
 
 
+def test_answered_logits_are_the_paid_answers_in_query_order():
+    """The harness trains on logits (temperature is exact on them); only paid rows come out."""
+    logits = _logits(20)
+    o = TeacherOracle(logits, 8)
+    assert o.answered_logits().shape == (0, 3)
+    o.query([3, 1])
+    o.query([7])
+    np.testing.assert_array_equal(o.answered_logits(), logits[[3, 1, 7]])
+    with pytest.raises(OracleError):
+        o.query([1])
+    assert len(o.answered_logits()) == o.n_queries == 3  # a refused query adds nothing
+    o.answered_logits()[:] = 0  # a copy: the ledger's answers cannot be changed through it
+    np.testing.assert_array_equal(o.answered_logits(), logits[[3, 1, 7]])
+
+
 def test_returned_labels_are_copies():
     o, probs = _oracle()
     out = o.query([0])
@@ -72,12 +92,12 @@ def test_returned_labels_are_copies():
 def _input_oracle(budget=8):
     calls = []
 
-    def teacher(x):
+    def teacher(x):  # answers logits, like the harness's teacher
         calls.append(np.array(x, copy=True))
-        return np.tile(np.array([[0.2, 0.3, 0.5]], np.float32), (len(x), 1))
+        return np.tile(np.log(np.array([[0.2, 0.3, 0.5]], np.float32)), (len(x), 1))
 
-    probs = np.random.default_rng(0).dirichlet(np.ones(3), 20).astype(np.float32)
-    return TeacherOracle(probs, budget, answer_inputs=teacher), probs, calls
+    logits = _logits(20)
+    return TeacherOracle(logits, budget, answer_inputs=teacher), softmax(logits), calls
 
 
 def test_query_on_new_inputs_is_answered_by_the_teacher_and_counted_once():
@@ -85,8 +105,9 @@ def test_query_on_new_inputs_is_answered_by_the_teacher_and_counted_once():
     x = np.arange(12, dtype=np.float32).reshape(3, 4) + 1
     out = o.query(np.array([5, 2, 9]), inputs=x, use_inputs=np.array([True, False, True]))
     np.testing.assert_array_equal(calls[0], x[[0, 2]])  # only the mixed rows go to the teacher
-    np.testing.assert_allclose(out[[0, 2]], [[0.2, 0.3, 0.5]] * 2)
+    np.testing.assert_allclose(out[[0, 2]], [[0.2, 0.3, 0.5]] * 2, rtol=1e-6)
     np.testing.assert_array_equal(out[1], probs[2])
+    np.testing.assert_allclose(o.answered_logits()[[0, 2]], np.log([[0.2, 0.3, 0.5]] * 2), rtol=1e-6)
     assert o.n_queries == 3 and o.n_input_queries == 2 and o.budget_left == 5
     np.testing.assert_array_equal(o.queried(), [5, 2, 9])
     with pytest.raises(OracleError, match="index 5 was already queried"):
