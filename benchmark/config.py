@@ -132,13 +132,24 @@ class NoiseSpec:
     rate: float = _check(_noise_rate)
 
 
+NoiseKind = Literal["flip_uniform", "flip_hard", "flip_pairs", "train_labels"]
+
+
 @dataclass(frozen=True)
 class NoiseAxis:
-    """A suite's teacher-noise grid axis: one ``kind`` at each of ``rates``."""
+    """A suite's teacher-noise grid axis: each ``kind`` (one, or a list) at each of ``rates``."""
 
-    kind: Literal["flip_uniform", "flip_hard", "flip_pairs", "train_labels"]
+    kind: Union[NoiseKind, list[NoiseKind]]
     rates: list[float] = _check(lambda v: None if v and all(0.0 <= r < 1.0 for r in v) and len(set(v)) == len(v)
                                 else "a non-empty list of distinct rates in [0, 1)")
+
+    @property
+    def kinds(self) -> list[str]:
+        return [self.kind] if isinstance(self.kind, str) else list(dict.fromkeys(self.kind))
+
+    def levels(self) -> list["NoiseSpec"]:
+        """Every (kind, rate), kind-major."""
+        return [NoiseSpec(k, float(r)) for k in self.kinds for r in self.rates]
 
 
 @dataclass(frozen=True)
@@ -215,8 +226,9 @@ class MethodEntry:
 
 @dataclass(frozen=True)
 class SuiteConfig:
-    """A frozen grid of tasks x methods x seeds. ``methods: all`` means every registered
-    non-privileged method, resolved when the suite runs."""
+    """A frozen grid of tasks x methods x seeds (x teacher-noise levels). ``methods: all``
+    means every built-in non-privileged method, resolved when the suite runs, and with
+    ``include_privileged: true`` also the privileged analysis methods (reported, never ranked)."""
 
     name: str
     version: int = _check(_at_least(1))
@@ -226,6 +238,7 @@ class SuiteConfig:
     rounds: Optional[int] = _check(lambda v: None if v is None or v >= 1 else "an integer >= 1 or null", default=None)
     description: str = ""
     teacher_noise: Optional[NoiseAxis] = None
+    include_privileged: bool = False
 
 
 def spec_dict(obj: Any) -> Any:

@@ -14,7 +14,7 @@ from typing import Sequence
 
 from tqdm.auto import tqdm
 
-from benchmark.config import ConfigError, MethodEntry, NoiseAxis, NoiseSpec, SuiteConfig, load_suite, load_task
+from benchmark.config import ConfigError, MethodEntry, NoiseAxis, SuiteConfig, load_suite, load_task
 from benchmark.loop import RunSpec, execute_run, instantiate_method
 from benchmark.registry import METHODS, builtin_method_names
 from benchmark.atomic import sweep_stale_tmp
@@ -62,7 +62,8 @@ def build_grid(suite: str | None = None, tasks: Sequence[str] | None = None, met
         cfg: SuiteConfig = load_suite(suite)
         name = cfg.name
         task_names = list(tasks) if tasks else cfg.tasks
-        entries = parse_methods(methods) if methods else (all_methods() if cfg.methods == "all" else cfg.methods)
+        entries = parse_methods(methods) if methods else (all_methods(cfg.include_privileged) if cfg.methods == "all"
+                                                          else cfg.methods)
         seed_list = list(seeds) if seeds else cfg.seeds
         rounds = rounds if rounds is not None else cfg.rounds
         noise = noise if noise is not None else cfg.teacher_noise
@@ -74,7 +75,7 @@ def build_grid(suite: str | None = None, tasks: Sequence[str] | None = None, met
         instantiate_method(e)
     task_cfgs = [load_task(t).with_rounds(rounds) for t in dict.fromkeys(task_names)]
     if noise is not None:
-        task_cfgs = [t.with_noise(NoiseSpec(noise.kind, float(r))) for t in task_cfgs for r in noise.rates]
+        task_cfgs = [t.with_noise(level) for t in task_cfgs for level in noise.levels()]
     entries = _distinct_labels(entries)
     runs = [RunSpec(name, t, m, s) for t in task_cfgs for s in dict.fromkeys(seed_list) for m in entries]
     return Grid(name, runs)
