@@ -152,3 +152,72 @@ def test_minilm_teacher_loads_offline(monkeypatch, tmp_path):
     with torch.no_grad():
         h = frozen.embed(x)
     assert h.shape == (2, 384) and torch.allclose(h.norm(dim=1), torch.ones(2), atol=1e-4)
+
+
+# ----------------------------------------------------------------------------- padding side
+
+SENTENCES = ["a good film", "the plot was very dull and the acting was not quite fine", "bad"]
+
+
+@pytest.fixture(scope="module")
+def left_padding_tokenizer(tiny_tokenizer, tmp_path_factory):
+    """The tiny tokenizer saved with ``padding_side="left"``."""
+    from transformers import AutoTokenizer
+
+    folder = tmp_path_factory.mktemp("tok-left")
+    AutoTokenizer.from_pretrained(tiny_tokenizer, padding_side="left").save_pretrained(str(folder))
+    assert AutoTokenizer.from_pretrained(str(folder)).padding_side == "left"
+    return str(folder)
+
+
+def _raw_ids(tokenizer: str) -> torch.Tensor:
+    """The tokenizer's own padded ids with padding as -1, on the side it pads (no normalising)."""
+    from transformers import AutoTokenizer
+
+    enc = AutoTokenizer.from_pretrained(tokenizer)(SENTENCES, padding="longest", return_tensors="np")
+    return torch.as_tensor(np.where(enc["attention_mask"] == 1, enc["input_ids"], -1))
+
+
+@pytest.mark.parametrize("spec", [ModelSpec("tiny_transformer", {"dim": 16, "heads": 2, "ff": 32}),
+                                  ModelSpec("embedding_bag", {"dim": 8}),
+                                  ModelSpec("hf_classifier", {"config": TINY_BERT})], ids=lambda s: s.name)
+def test_models_give_the_same_outputs_for_either_padding_side(spec, tiny_tokenizer, left_padding_tokenizer):
+    from benchmark.models import build_model
+
+    right, left = _raw_ids(tiny_tokenizer), _raw_ids(left_padding_tokenizer)
+    assert (left[:, 0] < 0).any() and not (right[:, 0] < 0).any()  # really padded on different sides
+    torch.manual_seed(0)
+    m = build_model(spec, (right.shape[1],), 3, {"vocab_size": 100}).eval()
+    with torch.no_grad():
+        p_right, p_left = torch.softmax(m(right), 1), torch.softmax(m(left), 1)
+        h_right, h_left = m.embed(right), m.embed(left)
+    assert torch.isfinite(p_left).all() and torch.isfinite(h_left).all()
+    torch.testing.assert_close(p_left, p_right, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(h_left, h_right, atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(h_left[0], h_left[2])  # different sentences stay different
+
+
+def test_frozen_encoder_gives_the_same_vectors_for_either_padding_side(tiny_bert_folder, left_padding_tokenizer,
+                                                                       tmp_path, monkeypatch):
+    import benchmark.models.frozen_encoder as fe
+
+    monkeypatch.setenv("AKD_BENCH_CACHE", str(tmp_path))
+    right, left = _raw_ids(tiny_bert_folder), _raw_ids(left_padding_tokenizer)
+    cache = fe.EncoderCache(tiny_bert_folder, "mean", True)
+    v_right = cache(right)
+    torch.testing.assert_close(cache(left), v_right)
+    assert cache.computed == len(SENTENCES)  # the left-padded rows are the same rows: no new encoding
+    monkeypatch.setenv("AKD_BENCH_CACHE", str(tmp_path / "other"))
+    fresh = fe.EncoderCache(tiny_bert_folder, "mean", True)
+    torch.testing.assert_close(fresh(left), v_right, atol=1e-5, rtol=1e-4)  # encoded from left padding alone
+    assert fresh.computed == len(SENTENCES)
+
+
+def test_text_data_is_right_padded_whatever_the_tokenizer_pads(review_csv, tiny_tokenizer, left_padding_tokenizer):
+    from benchmark.data.base import load_data
+
+    def ids(tok):
+        return load_data(DataSpec("hf_datasets", {"path": "csv", "data_files": review_csv, "text_column": "text",
+                                                  "tokenizer": tok, "max_length": 16}), use_cache=False).x
+
+    np.testing.assert_array_equal(ids(left_padding_tokenizer), ids(tiny_tokenizer))

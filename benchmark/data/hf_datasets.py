@@ -185,10 +185,12 @@ def _to_image_array(ds: Any, column: str, channels: int | None, size: tuple[int,
 
 
 def _tokenize(texts: list[str], tokenizer: Any, max_length: int) -> np.ndarray:
-    """Token ids (N, L) int64 padded with PAD, L = longest example (<= max_length)."""
+    """Token ids (N, L) int64 right-padded with PAD, L = longest example (<= max_length),
+    whatever side the tokenizer pads on (a left-padded row has its tokens moved to the front)."""
     enc = tokenizer(texts, truncation=True, max_length=max_length, padding="longest", return_tensors="np")
-    ids = enc["input_ids"].astype(np.int64)
-    return np.where(enc["attention_mask"].astype(bool), ids, PAD)
+    real = enc["attention_mask"].astype(bool)
+    ids = np.where(real, enc["input_ids"].astype(np.int64), PAD)
+    return np.take_along_axis(ids, np.argsort(~real, axis=1, kind="stable"), axis=1)
 
 
 def load_tokenizer(ref: str) -> Any:

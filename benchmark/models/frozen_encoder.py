@@ -10,7 +10,7 @@ a task (and every seed) pays for the encoder once per example. Lookups are vecto
 (``searchsorted`` over the sorted hashes); only rows never seen before reach the encoder.
 This is the cheap mode for CPU studies: training and inference cost only the head.
 
-Inputs: token ids (N, L) int64 padded with -1 from the encoder's own tokenizer.
+Inputs: token ids (N, L) int64 padded with -1 (either side) from the encoder's own tokenizer.
 Embedding: the last hidden layer of the head MLP (the pooled vector with no hidden layer).
 """
 from __future__ import annotations
@@ -26,6 +26,7 @@ from benchmark import paths
 from benchmark.compute import compute_identity
 from benchmark.config import ConfigError, stable_hash
 from benchmark.models.base import Classifier, mlp_classifier
+from benchmark.models.text import right_padded
 from benchmark.registry import register_model
 
 _MULT = np.random.default_rng(0xC0FFEE).integers(1, 2**62, size=(2, 4096), dtype=np.int64) | 1
@@ -145,7 +146,10 @@ class EncoderCache:
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, L) token ids -> (N, dim) pooled encoder outputs (float32, on x's device)."""
+        """(N, L) token ids -> (N, dim) pooled encoder outputs (float32, on x's device). Rows are
+        right-aligned first (``right_padded``), so the padding side changes neither the hash
+        nor the encoding."""
+        x = right_padded(x)[0]
         h1, h2 = row_hashes(x)
         hit, pos = self._lookup(h1, h2)
         if not bool(hit.all()):

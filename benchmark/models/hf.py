@@ -6,8 +6,9 @@ the ``text`` extra). A checkpoint without a classification head (a plain encoder
 freshly initialised one. ``config`` instead builds a randomly initialised model from a
 config mapping (``{model_type: bert, hidden_size: 32, ...}``), e.g. for tests.
 
-Inputs are the task's token ids (N, L), padded with -1; padding becomes the model's pad
-id and the attention mask ``x >= 0``; batches are trimmed to their longest sequence. The
+Inputs are the task's token ids (N, L), padded with -1 on either side; rows are
+right-aligned (``benchmark.models.text.right_padded``), padding becomes the model's pad id
+and the attention mask ``x >= 0``; batches are trimmed to their longest sequence. The
 embedding is the input of the final linear classification layer (BERT: the pooled [CLS]
 output; DistilBERT/RoBERTa: the pre-classifier activation), and ``head`` is that layer.
 The model must share the task's tokenizer: its vocabulary may not be smaller.
@@ -21,6 +22,7 @@ from torch import nn
 
 from benchmark.config import ConfigError
 from benchmark.models.base import Classifier
+from benchmark.models.text import right_padded
 from benchmark.registry import register_model
 
 
@@ -50,9 +52,7 @@ class HFClassifier(Classifier):
         self.pad_id = int(getattr(hf_model.config, "pad_token_id", None) or 0)
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
-        mask = x >= 0
-        width = int(mask.sum(1).max().clamp_min(1))
-        x, mask = x[:, :width], mask[:, :width]
+        x, mask = right_padded(x)
         ids = torch.where(mask, x, torch.full_like(x, self.pad_id))
         return self.features(input_ids=ids, attention_mask=mask.long()).logits
 

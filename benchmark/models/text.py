@@ -16,6 +16,20 @@ from benchmark.models.base import Classifier, mlp_classifier
 from benchmark.registry import register_model
 
 
+def right_padded(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids (N, L) padded with -1 on either side (or both) -> (ids, mask), (N, W) each:
+    every row's real tokens moved to the front in order, cut to W = the most real tokens in
+    a row (at least 1), and ``mask = ids >= 0``. So a model sees the same sequence (positions
+    from 0) whether the tokenizer padded on the left or on the right; right-padded input is
+    only cut."""
+    mask = x >= 0
+    if x.shape[1] > 1 and bool((mask[:, 1:] & ~mask[:, :-1]).any()):  # a real token after padding
+        order = torch.argsort((~mask).to(torch.uint8), dim=1, stable=True)
+        x, mask = x.gather(1, order), mask.gather(1, order)
+    width = int(mask.sum(1).max().clamp_min(1)) if len(x) else 1
+    return x[:, :width], mask[:, :width]
+
+
 def _check_text(name: str, input_shape: tuple[int, ...], vocab_size: int | None) -> int:
     if len(input_shape) != 1:
         raise ValueError(f"{name} needs token-id inputs (L,), got input shape {input_shape}")
@@ -47,7 +61,8 @@ class MeanEmbedding(nn.Module):
 
 class TextEncoder(nn.Module):
     """(N, L) ids -> (N, dim): embeddings + positions, ``layers`` pre-norm encoder layers,
-    masked mean pooling. Sequences are trimmed to the longest unpadded length in the batch."""
+    masked mean pooling. Rows are right-aligned and trimmed to the longest unpadded length in
+    the batch (``right_padded``), so the padding side does not matter."""
 
     def __init__(self, vocab_size: int, max_len: int, dim: int, layers: int, heads: int, ff: int,
                  dropout: float) -> None:
@@ -60,10 +75,8 @@ class TextEncoder(nn.Module):
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mask = x >= 0
-        width = int(mask.sum(1).max().clamp_min(1))
-        x, mask = x[:, :width], mask[:, :width]
-        h = self.tok(x.clamp_min(0)) + self.pos(torch.arange(width, device=x.device))[None]
+        x, mask = right_padded(x)
+        h = self.tok(x.clamp_min(0)) + self.pos(torch.arange(x.shape[1], device=x.device))[None]
         h = self.norm(self.encoder(h, src_key_padding_mask=~mask))
         m = mask[..., None].to(h.dtype)
         return (h * m).sum(1) / m.sum(1).clamp_min(1)
