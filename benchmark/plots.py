@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.leaderboard import BASELINE, Leaderboard
-from benchmark.robustness import Robustness
+from benchmark.robustness import COMPARATORS, FOCUS, Robustness
 
 RC = {"svg.hashsalt": "akd-bench", "svg.fonttype": "path", "font.family": "DejaVu Sans", "font.size": 8,
       "axes.titlesize": 8.5, "axes.labelsize": 8, "legend.fontsize": 8, "figure.titlesize": 11, "xtick.labelsize": 7.5,
@@ -274,16 +274,16 @@ def auc_figure(lb: Leaderboard) -> object:
 
 # ----------------------------------------------------------------------------- robustness
 
-def _highlighted(rob: Robustness, base: str, kind: str, limit: int = 6) -> set[str]:
-    """Methods drawn in colour: every one when few, else rad, margin and power_margin and the
-    best by mean AUC over the levels, up to ``limit`` (random and oracles are always drawn)."""
-    from benchmark.robustness import COMPARATORS, FOCUS
-
+def _highlighted(lb: Leaderboard, rob: Robustness, base: str, kind: str, limit: int = 6) -> set[str]:
+    """Methods drawn in colour: every one when few, else those of rad, margin and power_margin
+    and the best by mean AUC over the levels, up to ``limit`` (random and oracles are always
+    drawn in their own styles)."""
     g = rob.table[(rob.table["base_task"] == base) & (rob.table["kind"] == kind) & ~rob.table["privileged"]]
     g = g[g["method"] != BASELINE]
     if g["method"].nunique() <= limit:
         return set(g["method"])
-    focus = {m for m in g["method"] if m.split("[")[0] in (FOCUS, *COMPARATORS)}
+    names = dict(zip(lb.summary["method"], lb.summary["method_name"]))
+    focus = {m for m in g["method"] if names.get(m) in (FOCUS, *COMPARATORS)}
     by_auc = g.groupby("method")["auc_mean"].mean().reset_index().sort_values(["auc_mean", "method"],
                                                                                 ascending=[False, True])
     out = set(sorted(focus)[:limit])
@@ -303,10 +303,14 @@ def robustness_figure(lb: Leaderboard, rob: Robustness) -> object:
         fig, axes = _grid(plt, len(rob.groups), width=5.4, height=4.0)
         handles: dict[str, object] = {}
         for ax, (base, kind) in zip(axes, rob.groups):
-            x_of, xlabel = dict(zip(rob.levels[(rob.levels["base_task"] == base) & (rob.levels["kind"] == kind)]
-                                    ["task"], rob.x_axis(base, kind)[0])), rob.x_axis(base, kind)[1]
+            levels = rob.levels[(rob.levels["base_task"] == base) & (rob.levels["kind"] == kind)]
+            xs, xlabel = rob.x_axis(base, kind)
+            x_of = dict(zip(levels["task"], xs))
+            top = ax.secondary_xaxis("top")
+            top.set_xticks(xs, [f"{r:g}" for r in levels["rate"]])
+            top.set_xlabel("nominal noise rate", fontsize=7.5)
             g = rob.table[(rob.table["base_task"] == base) & (rob.table["kind"] == kind)]
-            shown = _highlighted(rob, base, kind)
+            shown = _highlighted(lb, rob, base, kind)
             for method, m in g.groupby("method", sort=True):
                 m = m.assign(x=m["task"].map(x_of)).sort_values("x")
                 priv = bool(m["privileged"].iloc[0])

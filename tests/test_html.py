@@ -79,3 +79,20 @@ def test_leaderboard_page_renders_and_sorts(browser, tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", data[16:24])
     assert width >= 1000 and height >= 600
+
+
+def test_robustness_section_with_its_figure_and_paired_table(browser, tmp_path):
+    recs = [make_record(m, s, [0.5, a - rate + 0.01 * s], noise=("flip_uniform", rate),
+                        teacher={"pool_accuracy": 0.9 - rate})
+            for rate in (0.1, 0.3) for s in range(3) for m, a in (("rad", 0.8), ("margin", 0.75), ("random", 0.7))]
+    write_report(recs, tmp_path, echo=False)
+    browser.open((tmp_path / "index.html").as_uri())
+    img = "document.querySelector('#fig-robustness img')"
+    assert browser.evaluate(f"[{img}.complete, {img}.naturalWidth]")[1] > 300
+    assert browser.evaluate("document.querySelector('#fig-robustness a').getAttribute('href')") == "robustness.svg"
+    rows = browser.evaluate("Array.from(document.querySelectorAll('table.robustness-pairs tbody tr'))"
+                            ".map(r => [r.cells[0].textContent, r.cells[2].textContent, r.cells[3].textContent])")
+    assert rows == [["0.1", "rad - margin", "3"], ["0.1", "rad - random", "3"], ["0.3", "rad - margin", "3"],
+                    ["0.3", "rad - random", "3"]]
+    heading = browser.evaluate("document.getElementById('robustness').textContent")
+    assert heading == "Robustness to teacher noise"

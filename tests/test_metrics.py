@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 
 from benchmark.metrics import (average_ranks, mean_ci, normalized_auc, paired_differences, paired_gain,
-                               paired_ttest, welch_tolerance, win_rate)
+                               paired_ttest, welch_tolerance, wilson_interval, win_rate)
 
 T975_DF2 = 4.302652729911275  # Student's t, 97.5% quantile, 2 degrees of freedom (printed tables)
 T975_DF3 = 3.182446305284263
@@ -31,6 +31,22 @@ def test_mean_ci_by_hand():
     assert mean_ci([0.5, None, float("nan")])[0] == 0.5 and math.isnan(mean_ci([0.5])[1])
     assert all(math.isnan(x) for x in mean_ci([]))
     assert mean_ci([0.3, 0.3, 0.3]) == (pytest.approx(0.3), 0.0)
+
+
+def test_wilson_interval_known_values_and_bounds():
+    # Newcombe (1998), Statistics in Medicine 17:857, example 81/263: 0.2553 to 0.3662
+    lo, hi = wilson_interval(81, 263)
+    assert (round(float(lo), 4), round(float(hi), 4)) == (0.2553, 0.3662)
+    for k, n in [(0, 10), (10, 10), (1, 3), (8, 15), (3, 5)]:
+        ci = stats.binomtest(k, n).proportion_ci(0.95, method="wilson")
+        assert wilson_interval(k, n) == pytest.approx((ci.low, ci.high))
+    # always inside [0, 1], never empty at 0 or 1, narrower at a lower level
+    lo, hi = wilson_interval(np.array([0, 0.5, 2, 15, 15]), np.array([15, 1, 3, 15, 16]))
+    assert (lo >= 0).all() and (hi <= 1).all() and (lo < hi).all() and lo[0] == 0.0 and hi[3] == 1.0
+    assert wilson_interval(8, 10, level=0.5)[1] < wilson_interval(8, 10)[1]
+    assert all(math.isnan(x) for x in wilson_interval(0, 0))
+    with pytest.raises(ValueError, match="confidence level"):
+        wilson_interval(1, 2, level=1.0)
 
 
 def test_paired_gain_uses_only_common_seeds():
