@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import bz2
 import codecs
-import contextlib
 import gzip
 import io
 import lzma
