@@ -42,6 +42,7 @@ from benchmark.config import ConfigError, MethodEntry, TaskConfig, spec_dict, st
 from benchmark.data import load_data, make_splits
 from benchmark.errors import RunConflictError
 from benchmark.models import build_model
+from benchmark.noise import OUTPUT_KINDS, flip_new_answers
 from benchmark.registry import METHODS
 from benchmark.results import SCHEMA_VERSION, FileStore, RoundRecord, RunRecord, RunStore, run_path
 from benchmark.seeding import derive_rng, derive_seed
@@ -226,11 +227,19 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
 
     teacher_model: list[torch.nn.Module] = []
 
+    mixed_calls = [0]
+
     def answer_inputs(x: np.ndarray) -> np.ndarray:
-        """The teacher on new inputs (mixed queries only); its model is loaded on first use."""
+        """The teacher's logits on new inputs (mixed queries only), under the task's teacher
+        noise like every other answer; its model is loaded on first use."""
         if not teacher_model:
             teacher_model.append(load_teacher_model(task, data, splits, seed, device, log=log))
-        return predict(teacher_model[0], x, device, logits=True)[0]
+        logits = predict(teacher_model[0], x, device, logits=True)[0]
+        noise = task.teacher.noise
+        if noise is None or noise.kind not in OUTPUT_KINDS:
+            return logits
+        mixed_calls[0] += 1  # the k-th call of a run: a resumed run replays the calls in order
+        return flip_new_answers(logits, noise.kind, noise.rate, C, seed, task.name, f"mixed-{mixed_calls[0]}")
 
     oracle = TeacherOracle(teacher.pool_logits, budget=task.rounds * q, answer_inputs=answer_inputs)
     soft_parts: list[np.ndarray] = [np.zeros((0, C), np.float32)]

@@ -35,7 +35,7 @@ _HEADER_FIELDS: dict[str, tuple] = {
 }
 _ROUND_FIELDS: dict[str, tuple] = {
     "round": (int,), "n_labeled": (int,), "n_queries": (int,), "queried": (list,), "test_accuracy": NUM,
-    "test_nll": NUM, "teacher_agreement": NUM, "teacher_accuracy_on_queried": (*NUM, type(None)),
+    "test_nll": (*NUM, type(None)), "teacher_agreement": NUM, "teacher_accuracy_on_queried": (*NUM, type(None)),
     "mean_gain": (*NUM, type(None)), "select_seconds": NUM, "train_seconds": NUM, "method": (dict,),
 }
 _SUMMARY_FIELDS: dict[str, tuple] = {"final_accuracy": NUM, "auc": NUM, "wall_seconds": NUM}

@@ -7,10 +7,11 @@ inputs built from pool points (mixup) can be answered by the same teacher
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable
+from typing import Any, Callable
 
 from torch import nn
 
@@ -19,6 +20,7 @@ import torch
 
 from benchmark import paths
 from benchmark.compute import compute_identity
+from benchmark.noise import OUTPUT_KINDS, n_affected, noisy_labels, output_swaps
 from benchmark.config import TaskConfig, spec_dict, stable_hash
 from benchmark.data.base import LoadedData
 from benchmark.data.splits import Splits
@@ -188,8 +190,18 @@ def teacher_key(task: TaskConfig, data: LoadedData, splits: Splits, seed: int, d
     splits, the seed, and the compute setting (device type, CPU threads, precision, torch
     version; ``benchmark.compute.compute_identity``), so that a teacher trained in one
     setting is never served to a run in another."""
-    return stable_hash({"teacher": spec_dict(task.teacher), "data": data.fingerprint, "splits": splits.fingerprint(),
-                        "seed": seed, "compute": compute_identity(device), "format": 3})
+    return stable_hash({"teacher": spec_dict(_trained_spec(task)), "data": data.fingerprint,
+                        "splits": splits.fingerprint(), "seed": seed, "compute": compute_identity(device), "format": 3})
+
+
+def _trained_spec(task: TaskConfig) -> Any:
+    """The teacher spec that determines training: noise on the outputs (the flip kinds) is
+    applied after training, so every flip level shares one trained teacher; label noise
+    (``train_labels``) changes the training itself."""
+    noise = task.teacher.noise
+    if noise is not None and noise.kind in OUTPUT_KINDS:
+        return dataclasses.replace(task.teacher, noise=None)
+    return task.teacher
 
 
 def _teacher_paths(task: TaskConfig, key: str):
@@ -208,6 +220,9 @@ def _train_teacher(task: TaskConfig, data: LoadedData, splits: Splits, seed: int
         return model
     split = "labeled" if spec.train_on == "labeled" else "teacher"
     x, y = splits.xy(data, split)
+    if spec.noise is not None and spec.noise.kind == "train_labels":
+        y = noisy_labels(y, data.num_classes, spec.noise.rate, seed, task.name)
+        log(f"teacher training labels: {n_affected(len(y), spec.noise.rate)} of {len(y)} flipped (train_labels)")
     log(f"training teacher {spec.model.name} on {len(y)} {split} examples")
     fit(model, make_train_set(x, y, None, None, data.num_classes, spec.train, device), spec.train,
         derive_seed(seed, task.name, "teacher-train"), device)
@@ -220,6 +235,26 @@ def _train_teacher(task: TaskConfig, data: LoadedData, splits: Splits, seed: int
 
 def get_teacher(task: TaskConfig, data: LoadedData, splits: Splits, seed: int, device: torch.device,
                 log: Callable[[str], None] = lambda s: None) -> TeacherOutputs:
+    """The teacher's outputs with the task's teacher noise applied (``benchmark.noise``) on
+    every split, before anything is queried: from the cache or trained here."""
+    return with_output_noise(_trained_outputs(task, data, splits, seed, device, log), task, seed)
+
+
+def with_output_noise(outputs: TeacherOutputs, task: TaskConfig, seed: int) -> TeacherOutputs:
+    """``outputs`` under the task's flip noise (the same swaps on logits and probabilities);
+    unchanged without noise, for ``train_labels`` and at rate 0."""
+    noise = task.teacher.noise
+    if noise is None or noise.kind not in OUTPUT_KINDS:
+        return outputs
+    noisy = {}
+    for split in ("pool", "validation", "test"):
+        logits = getattr(outputs, f"{split}_logits")
+        noisy[split] = output_swaps(softmax(logits), noise.kind, noise.rate, seed, task.name, split).apply(logits)
+    return TeacherOutputs(noisy["pool"], noisy["validation"], noisy["test"], outputs.key)
+
+
+def _trained_outputs(task: TaskConfig, data: LoadedData, splits: Splits, seed: int, device: torch.device,
+                     log: Callable[[str], None]) -> TeacherOutputs:
     """Load the cached teacher outputs (logits), or train the teacher and cache them (atomically)."""
     key = teacher_key(task, data, splits, seed, device)
     path, _ = _teacher_paths(task, key)

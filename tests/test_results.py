@@ -87,3 +87,13 @@ def test_a_corrupt_file_of_another_suite_does_not_block_a_suite(tmp_path):
     assert [r.suite for r in load_records(tmp_path, "good")] == ["good"]
     with pytest.raises(ResultsError, match="other"):
         load_records(tmp_path)
+
+
+def test_a_diverged_student_nll_is_stored_as_null_and_reads_back(tmp_path):
+    from tests.records import make_record
+
+    rec = make_record("margin", 0, [0.1, 0.1])
+    rec.rounds[1].test_nll = float("nan")
+    path = tmp_path / "seed0.jsonl"
+    write_run(path, rec)
+    assert read_run(path).rounds[1].test_nll is None
