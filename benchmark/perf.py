@@ -77,15 +77,17 @@ def time_quick(threads: int | None) -> float:
 
 
 def perf_quick(json_path: Path | None = None, threads: list[int | None] | None = None, load: int = 0,
-               repeats: int = 1, timer: Callable[[int | None], float] = time_quick) -> int:
+               repeats: int = 1, timer: Callable[[int | None], float] | None = None) -> int:
     """``run_benchmark.py perf quick``: time the quick suite once per thread setting in
     ``threads`` (None: run's default) and repeat, settings interleaved (a, b, a, b, ...) so
     that a change of background load hits every setting alike; ``load`` busy-loop processes
     run beside it the whole time. Prints one JSON line per run (seconds, threads, load) and,
     when there are several, a summary line with the median seconds per setting and the
-    fastest. Returns 0, or 1 when a run fails (its stderr is printed)."""
+    fastest. ``timer(threads) -> seconds`` times one run (default: ``time_quick``). Returns 0,
+    or 1 when a run fails (its stderr is printed)."""
     from benchmark.compute import resolve_threads
 
+    timer = timer or time_quick
     settings = threads or [None]
     rows = []
     with busy_loops(load):
