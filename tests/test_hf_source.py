@@ -2,7 +2,6 @@
 tensors as the direct loaders; hub ids fail fast offline; bad input is a one-line error."""
 import gzip
 import json
-import time
 
 import numpy as np
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from benchmark.config import DataSpec
 from benchmark.data import load_data
 from benchmark.data.base import PAD, DataError
-from conftest import sentiment_texts
+from tests.conftest import sentiment_texts
 
 
 def _write_idx(path, arr):
@@ -154,14 +153,24 @@ def test_processed_text_is_cached_and_invalidated_by_a_changed_file(text_files, 
     assert changed.fingerprint != first.fingerprint
 
 
+def _forbid_library_load(monkeypatch):
+    """Fast means before any call into ``datasets.load_dataset`` (whose retries take ~23 s):
+    checked by making that call fail the test, not by a wall-time bound."""
+    import datasets
+
+    def called(*args, **kwargs):
+        pytest.fail("datasets.load_dataset was called for an unreachable hub id")
+
+    monkeypatch.setattr(datasets, "load_dataset", called)
+
+
 def test_hub_id_offline_is_a_fast_one_line_error(monkeypatch):
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    t0 = time.perf_counter()
+    _forbid_library_load(monkeypatch)
     with pytest.raises(DataError) as e:
         load_data(DataSpec("hf_datasets", {"path": "uoft-cs/cifar10", "image_column": "img"}), use_cache=False)
-    assert time.perf_counter() - t0 < 5
     msg = str(e.value)
     assert len(msg.splitlines()) == 1 and "HF_DATASETS_OFFLINE=1" in msg
     assert "data_files" in msg and "imagefolder" in msg
@@ -174,11 +183,11 @@ def test_hub_id_without_network_fails_fast_without_the_offline_variables(monkeyp
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setattr(pre, "_PROBED", {})
-    t0 = time.perf_counter()
+    _forbid_library_load(monkeypatch)
     with pytest.raises(DataError, match="cannot be reached") as e:
         load_data(DataSpec("hf_datasets", {"path": "stanfordnlp/imdb", "text_column": "text", "tokenizer": "x"}),
                   use_cache=False)
-    assert time.perf_counter() - t0 < 5 and len(str(e.value).splitlines()) == 1
+    assert len(str(e.value).splitlines()) == 1
 
 
 @pytest.mark.parametrize("params,match", [

@@ -10,7 +10,7 @@ import torch
 
 from benchmark.config import (DataSpec, MethodEntry, ModelSpec, SplitSpec, TaskConfig, TeacherSpec, TrainRecipe)
 from benchmark.loop import RunSpec, execute_run
-from conftest import TINY_BERT, sentiment_texts
+from tests.conftest import TINY_BERT, sentiment_texts
 
 CPU = torch.device("cpu")
 
