@@ -48,7 +48,7 @@ def bald_scores(mc_probs: np.ndarray) -> np.ndarray:
     rows = max(1, _BLOCK_ELEMENTS // max(t * c, 1))
     for s in range(0, n, rows):
         p = mc_probs[:, s:s + rows].astype(np.float64)
-        out[s:s + rows] = _entropy(p.mean(axis=0)) - _entropy(p).mean(axis=0)
+        out[s:s + rows] = (_entropy(p.mean(axis=0))[None] - _entropy(p)).mean(axis=0)  # exact 0 for equal passes
     return np.maximum(out, 0.0, out=out)
 
 

@@ -13,9 +13,9 @@ features). A point x covers every point x' with ‖x - x'‖ < δ, and itself.
    the number of classes, as in the paper) over all points. With d_o(x) the distance from x
    to the nearest point of another pseudo-label, π(δ) = P(d_o(x) >= δ), so the largest such
    δ is an order statistic of d_o, found exactly, without a grid. d_o is computed for a
-   uniform sample of ``purity_sample`` points (5,000; all points when there are fewer)
-   against all points; the sample's quantile estimates π within about ±0.003 (one standard
-   error at π = 0.95).
+   uniform sample of ``purity_sample`` points (2,000; all points when there are fewer)
+   against all points; the sample estimates π(δ) with a standard error of 0.005 at
+   π = 0.95.
 2. Pool points covered by a labeled or queried point are removed first.
 3. Repeat b times: select the pool point whose ball covers the most uncovered pool points
    (ties uniformly at random, as the paper randomizes), and mark them covered. Once nothing
@@ -43,7 +43,7 @@ from benchmark.registry import register_method
 from benchmark.state import PoolState
 from methods.base import AcquisitionMethod, MethodError
 from methods.distances import CHUNK_ELEMENTS, min_sq_dist, sq_norms
-from methods.kmeans import kmeans_labels, seed_from, train_then_pool
+from methods.kmeans import kmeans_labels, train_then_pool
 
 _BLOCK = 2048  # rows and columns of one distance block: 2048² ≈ CHUNK_ELEMENTS
 
@@ -59,17 +59,49 @@ def purity_delta(x: torch.Tensor, labels: np.ndarray, alpha: float, sample: np.n
     for a in range(0, len(sample), rows):
         r = torch.as_tensor(sample[a:a + rows], device=x.device)
         d = torch.addmm(xn[None, :], x[r], x.T, beta=1.0, alpha=-2.0)
-        d += xn[r, None]
-        d[lab[r, None] == lab[None, :]] = float("inf")
-        d_other[a:a + len(r)] = d.min(dim=1).values.clamp_(min=0).sqrt_().double().cpu().numpy()
+        d.masked_fill_(lab[r, None] == lab[None, :], float("inf"))
+        d_other[a:a + len(r)] = (d.min(dim=1).values + xn[r]).clamp_(min=0).sqrt_().double().cpu().numpy()
     d_other.sort()
     return float(d_other[len(d_other) - math.ceil(alpha * len(d_other))])
 
 
-def _pairs(block: torch.Tensor, thresh: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column offsets (int32) where ``block`` (r, c) is below ``thresh`` (r, 1)."""
-    i, j = torch.nonzero(block < thresh, as_tuple=True)
-    return i.to(torch.int32).cpu().numpy(), j.to(torch.int32).cpu().numpy()
+class _EdgeList:
+    """Edges (src, dst) collected block by block, with the ``max_edges`` guard."""
+
+    def __init__(self, delta: float, max_edges: int) -> None:
+        self.delta, self.max_edges = delta, max_edges
+        self.src: list[np.ndarray] = []
+        self.dst: list[np.ndarray] = []
+        self.total = 0
+
+    def add(self, src: np.ndarray, dst: np.ndarray) -> None:
+        self.src.append(src)
+        self.dst.append(dst)
+        self.total += len(src)
+        if self.total > self.max_edges:
+            raise MethodError(f"method 'probcover': delta={self.delta:.6g} links more than max_edges="
+                              f"{self.max_edges} pairs; lower delta or raise max_edges")
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        empty = np.zeros(0, np.int32)
+        return (np.concatenate(self.src).astype(np.int32) if self.src else empty,
+                np.concatenate(self.dst).astype(np.int32) if self.dst else empty)
+
+
+def _near_pairs(xa: torch.Tensor, na: torch.Tensor, xb: torch.Tensor, nb: torch.Tensor, d2: float,
+                diagonal: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (i, j) into the row blocks xa (r, d), xb (c, d) (squared norms na, nb) of the
+    pairs with squared distance below d2; ``diagonal``: xa is xb, its pairs (i, i) are left out.
+    One matrix product and one row-minimum pass; only rows with a pair are compared in full."""
+    block = torch.addmm(nb[None, :], xa, xb.T, beta=1.0, alpha=-2.0)  # ‖x_j‖² - 2 x_i·x_j
+    if diagonal:
+        block.diagonal().fill_(float("inf"))
+    thr = d2 - na
+    rows = torch.nonzero(block.amin(dim=1) < thr).flatten()
+    if not len(rows):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    i, j = np.nonzero((block[rows] < thr[rows, None]).cpu().numpy())
+    return rows.cpu().numpy()[i], j
 
 
 def delta_graph(x: torch.Tensor, uncovered: np.ndarray, covered: np.ndarray, delta: float,
@@ -77,47 +109,29 @@ def delta_graph(x: torch.Tensor, uncovered: np.ndarray, covered: np.ndarray, del
     """Edges (src, dst), int32 positions into x's rows, with dst uncovered and ‖x_src - x_dst‖ < δ,
     src ≠ dst. Sources are ``uncovered`` and ``covered`` rows. Symmetric pairs of uncovered
     rows are computed once (upper block triangle) and emitted both ways."""
-    xn = sq_norms(x)
+    if len(covered):  # contiguous copies, so that every block below is a slice
+        xu, xc = x[torch.as_tensor(uncovered, device=x.device)], x[torch.as_tensor(covered, device=x.device)]
+    else:
+        xu, xc = x, x[:0]
+    nu, nc = sq_norms(xu), sq_norms(xc)
     d2 = delta * delta
-    src: list[np.ndarray] = []
-    dst: list[np.ndarray] = []
-    total = 0
-    u_t = torch.as_tensor(uncovered, device=x.device)
-    c_t = torch.as_tensor(covered, device=x.device)
-    for a in range(0, len(uncovered), _BLOCK):
-        ra = u_t[a:a + _BLOCK]
-        xa, thr = x[ra], (d2 - xn[ra])[:, None]
-        for b in range(a, len(uncovered), _BLOCK):
-            rb = u_t[b:b + _BLOCK]
-            blk = torch.addmm(xn[None, rb], xa, x[rb].T, beta=1.0, alpha=-2.0)
-            i, j = _pairs(blk, thr)
+    edges = _EdgeList(delta, max_edges)
+    for a in range(0, len(xu), _BLOCK):
+        xa, na = xu[a:a + _BLOCK], nu[a:a + _BLOCK]
+        for b in range(a, len(xu), _BLOCK):
+            i, j = _near_pairs(xa, na, xu[b:b + _BLOCK], nu[b:b + _BLOCK], d2, diagonal=a == b)
             if a == b:
-                keep = i != j
-                src.append(uncovered[a + i[keep]])
-                dst.append(uncovered[b + j[keep]])
-                i = i[keep]
-            else:
-                src += [uncovered[a + i], uncovered[b + j]]
-                dst += [uncovered[b + j], uncovered[a + i]]
-            total += len(i) * (1 if a == b else 2)
-            if total > max_edges:
-                raise MethodError(f"method 'probcover': delta={delta:.6g} links more than max_edges={max_edges} "
-                                  f"pairs; lower delta or raise max_edges")
-    for a in range(0, len(covered), _BLOCK):
-        ra = c_t[a:a + _BLOCK]
-        xa, thr = x[ra], (d2 - xn[ra])[:, None]
-        for b in range(0, len(uncovered), _BLOCK):
-            rb = u_t[b:b + _BLOCK]
-            i, j = _pairs(torch.addmm(xn[None, rb], xa, x[rb].T, beta=1.0, alpha=-2.0), thr)
-            src.append(covered[a + i])
-            dst.append(uncovered[b + j])
-            total += len(i)
-            if total > max_edges:
-                raise MethodError(f"method 'probcover': delta={delta:.6g} links more than max_edges={max_edges} "
-                                  f"pairs; lower delta or raise max_edges")
-    empty = np.zeros(0, np.int32)
-    return (np.concatenate(src).astype(np.int32) if src else empty,
-            np.concatenate(dst).astype(np.int32) if dst else empty)
+                edges.add(uncovered[a + i], uncovered[b + j])
+            elif len(i):
+                edges.add(np.concatenate([uncovered[a + i], uncovered[b + j]]),
+                          np.concatenate([uncovered[b + j], uncovered[a + i]]))
+    for a in range(0, len(xc), _BLOCK):
+        xa, na = xc[a:a + _BLOCK], nc[a:a + _BLOCK]
+        for b in range(0, len(xu), _BLOCK):
+            i, j = _near_pairs(xa, na, xu[b:b + _BLOCK], nu[b:b + _BLOCK], d2)
+            if len(i):
+                edges.add(covered[a + i], uncovered[b + j])
+    return edges.arrays()
 
 
 def _csr(keys: np.ndarray, values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -175,7 +189,7 @@ class ProbCover(AcquisitionMethod):
     requires = frozenset({"student_embeddings", "student_embeddings_train"})
 
     def __init__(self, delta: float | str = "auto", alpha: float = 0.95, purity_clusters: int | None = None,
-                 purity_sample: int = 5000, normalize: bool = True, max_edges: int = 50_000_000) -> None:
+                 purity_sample: int = 2000, normalize: bool = True, max_edges: int = 50_000_000) -> None:
         self.delta = delta
         self.alpha = alpha
         self.purity_clusters = purity_clusters
@@ -209,7 +223,7 @@ class ProbCover(AcquisitionMethod):
         if self.delta != "auto":
             return float(self.delta)
         k = min(self.purity_clusters or num_classes, len(x))
-        labels = kmeans_labels(x, k, seed_from(rng))
+        labels = kmeans_labels(x, k, rng)
         if len(np.unique(labels)) < 2:
             raise MethodError("method 'probcover': the k-means pseudo-labels form one cluster, so every delta "
                               "is pure; give delta as a number")

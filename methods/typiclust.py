@@ -44,7 +44,7 @@ from benchmark.registry import register_method
 from benchmark.state import PoolState
 from methods.base import AcquisitionMethod
 from methods.distances import CHUNK_ELEMENTS, pairwise_sq_dist_block
-from methods.kmeans import kmeans_labels, seed_from, train_then_pool
+from methods.kmeans import kmeans_labels, train_then_pool
 
 
 def mean_knn_distance(points: torch.Tensor, rows: np.ndarray, k: int) -> np.ndarray:
@@ -133,7 +133,7 @@ class TypiClust(AcquisitionMethod):
         self.validate_params()
         x, m = train_then_pool(state, self.normalize)
         k = min(m + budget, len(x) if self.max_clusters is None else self.max_clusters, len(x))
-        labels = kmeans_labels(x, k, seed_from(rng))
+        labels = kmeans_labels(x, k, rng)
         clusters = _Clusters(x, labels, m, k, self.k_neighbors, self.min_cluster_size)
         uncovered_before = int(((clusters.covered == 0) & (clusters.size > 0)).sum())
         picks = np.empty(budget, dtype=np.int64)
