@@ -198,7 +198,7 @@ def load_data(spec: DataSpec, use_cache: bool = True) -> LoadedData:
     token_fn = getattr(loader, "cache_token", None)
     token = token_fn(**spec.params) if token_fn is not None else None
     # format 2: labels mapped to 0..C-1 by sorted value (arrays cached by format 1 may not be)
-    key_obj: dict[str, Any] = {"source": spec.source, "params": spec.params, "format": 2}
+    key_obj: dict[str, Any] = {"source": spec.source, "params": spec.params, "format": 3}
     if token is not None:
         key_obj["files"] = token
     key = stable_hash(key_obj)
