@@ -144,3 +144,33 @@ def test_students_have_a_dropout_option_that_makes_the_passes_differ(name, param
     x = torch.randint(0, 50, (12, *shape)) if name in ("embedding_bag", "tiny_transformer") else torch.randn(12, *shape)
     mc = mc_dropout_probs(model, x, None, torch.device("cpu"), 3, seed=0)
     assert not np.array_equal(mc[0], mc[1])
+
+
+# ----------------------------------------------------------------------------- inside the harness
+
+def _run(task, method, out):
+    from benchmark.config import MethodEntry
+    from benchmark.loop import RunSpec, execute_run
+
+    return execute_run(RunSpec("t", task, MethodEntry(method), 0), out, torch.device("cpu"))
+
+
+def test_whole_run_with_a_dropout_student_is_reproducible(fast_task, tmp_path):
+    import dataclasses
+
+    from tests.test_loop import comparable
+
+    task = dataclasses.replace(fast_task, student=ModelSpec("mlp", {"hidden": [64], "dropout": 0.3}))
+    a, b = _run(task, "bald", tmp_path / "a"), _run(task, "bald", tmp_path / "b")
+    assert a.complete and comparable(a) == comparable(b)
+    assert all(r.method["mean_bald"] > 0 for r in a.rounds[1:])
+
+
+def test_whole_run_without_dropout_names_the_method_and_the_fix(fast_task, tmp_path):
+    import dataclasses
+
+    from benchmark.errors import MethodFailure
+
+    task = dataclasses.replace(fast_task, student=ModelSpec("mlp", {"hidden": [64]}))
+    with pytest.raises(MethodFailure, match=r"method 'bald' .*needs a student with active dropout.*`dropout`"):
+        _run(task, "bald", tmp_path)
