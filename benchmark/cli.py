@@ -135,6 +135,11 @@ _positive_int = _number(int, lambda v: v >= 1, "an integer >= 1")
 _non_negative_int = _number(int, lambda v: v >= 0, "an integer >= 0")
 _level = _number(float, lambda v: 0.0 < v < 1.0, "a confidence level in (0, 1), e.g. 0.99")
 _floor = _number(float, lambda v: v >= 0.0, "a number >= 0, e.g. 0.005")
+# Ray takes fractions up to 1 and whole numbers above it
+_cpu_share = _number(float, lambda v: 0.0 < v < float("inf") and (v <= 1 or v == int(v)),
+                     "a number > 0 (a fraction up to 1, or a whole number), e.g. 1 or 0.5")
+_gpu_share = _number(float, lambda v: 0.0 <= v < float("inf") and (v <= 1 or v == int(v)),
+                     "a number >= 0 (a fraction up to 1, or a whole number), e.g. 1 or 0.25")
 
 
 def _add_out(p: argparse.ArgumentParser) -> None:
@@ -169,7 +174,25 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     _add_out(p)
     p.add_argument("--fresh", action="store_true",
                    help="start every run of the grid over; an existing run file is kept as <file>.bak")
+    _add_executor_args(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+def _add_executor_args(p: argparse.ArgumentParser, shares: bool = True) -> None:
+    """--executor and --address (and, with ``shares``, each run's CPU and GPU share)."""
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local: one run after the other in this process; ray: each run is a Ray task, teachers are "
+                        "trained once as their own tasks, and this process writes the run files (needs the ray "
+                        "extra: pip install 'akd-bench[ray]') (default: %(default)s)")
+    p.add_argument("--address", help="with --executor ray: the cluster to join, 'auto' (the one started here with "
+                                     "`ray start`), HOST:6379 or ray://HOST:10001 (default: start a local Ray "
+                                     "instance on this machine's cores)")
+    if shares:
+        p.add_argument("--cpus-per-run", type=_cpu_share,
+                       help="with --executor ray: CPUs each run (and teacher) takes; it computes at that many "
+                            "torch threads, at least 1 (default: --threads, else 1)")
+        p.add_argument("--gpus-per-run", type=_gpu_share,
+                       help="with --executor ray: GPUs each run takes; 0.25 packs four runs on one GPU (default: 0)")
 
 
 def _add_compare_args(p: argparse.ArgumentParser) -> None:
@@ -248,6 +271,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p_rpr.add_argument("--threads", type=_positive_int, default=1,
                        help="torch CPU threads; the default 1 makes CPU results independent of the core count "
                             "(default: %(default)s)")
+    _add_executor_args(p_rpr, shares=False)
     p_rpr.add_argument("--use-cache", action="store_true", help="reuse cached teachers and data instead of an "
                                                                  "empty private cache")
     p_rpr.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -330,7 +354,8 @@ def _cmd_run(args: argparse.Namespace, report: bool) -> int:
                       noise=noise)
     try:
         run_grid(grid, args.out, device=args.device, fresh=args.fresh, progress=not args.no_progress,
-                 threads=args.threads)
+                 threads=args.threads, executor=args.executor, address=args.address,
+                 cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
     except GridError as e:
         for failure in e.failures:
             print(f"error: {failure}", file=sys.stderr)
@@ -375,7 +400,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
     return reproduce(args.suite, out=args.out, reference=args.reference, device=args.device, exact=args.exact,
                      level=args.level, floor=args.floor, update=args.update_reference,
-                     progress=not args.no_progress, use_cache=args.use_cache, threads=args.threads)
+                     progress=not args.no_progress, use_cache=args.use_cache, threads=args.threads,
+                     executor=args.executor, address=args.address)
 
 
 def _cmd_list(what: str) -> int:

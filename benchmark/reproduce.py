@@ -79,9 +79,11 @@ def _replace_tree(src: Path, dst: Path) -> None:
 
 def reproduce(suite: str, out: Path | None = None, reference: Path | None = None, device: str = "cpu",
               exact: bool = False, level: float = 0.99, floor: float = 0.005, update: bool = False,
-              progress: bool = True, use_cache: bool = False, threads: int | None = 1) -> int:
+              progress: bool = True, use_cache: bool = False, threads: int | None = 1, executor: str = "local",
+              address: str | None = None) -> int:
     """Run ``suite`` and compare it with its reference (0: reproduced, 1: regression), or with
-    ``update`` write the new records as the reference (0). Prints the comparison."""
+    ``update`` write the new records as the reference (0). Prints the comparison.
+    ``executor``/``address``: as for ``run_grid`` (``ray`` runs each run at ``threads`` CPUs)."""
     cfg = load_suite(suite)
     ref = Path(reference) if reference is not None else reference_dir(cfg.name)
     if not update and not ref.is_dir():
@@ -93,7 +95,8 @@ def reproduce(suite: str, out: Path | None = None, reference: Path | None = None
         root = Path(out) if out is not None else Path(tmp)
         grid = build_grid(suite=suite)
         with _private_cache(not use_cache), _torch_threads(threads):
-            run_grid(grid, root, device=device, fresh=True, progress=progress, threads=threads)
+            run_grid(grid, root, device=device, fresh=True, progress=progress, threads=threads, executor=executor,
+                     address=address)
         new = root / grid.suite
         results = load_folder(new, "results", grid.suite)
         if update:

@@ -1,4 +1,5 @@
-"""A suite grid of tasks x methods x seeds, run locally with progress bars.
+"""A suite grid of tasks x methods x seeds, run locally with progress bars, or on Ray
+(``executor="ray"``, ``benchmark.ray_executor``).
 
 Finished runs are skipped, interrupted runs resume, and ``fresh`` starts every run of the
 grid over (an existing file is first moved to ``<name>.jsonl.bak``, so nothing is lost).
@@ -113,17 +114,44 @@ def _set_aside(path: Path) -> None:
         path.replace(bak)
 
 
+EXECUTORS = ("local", "ray")
+
+
 def run_grid(grid: Grid, out: Path, device: str = "auto", fresh: bool = False, progress: bool = True,
-             threads: int | None = None) -> list[RunRecord]:
+             threads: int | None = None, executor: str = "local", address: str | None = None,
+             cpus_per_run: float | None = None, gpus_per_run: float | None = None) -> list[RunRecord]:
     """Run every run of ``grid`` at ``threads`` CPU threads (default ``benchmark.compute``'s: 1).
 
     The thread count applies to torch and to every BLAS/OpenMP pool for the whole grid; it is
     part of each run's identity, so runs stored at another setting are a conflict, not a resume.
+
+    ``executor="ray"`` runs each run as a Ray task (``benchmark.ray_executor``) taking
+    ``cpus_per_run`` CPUs (default ``threads``, else 1; also its thread count) and
+    ``gpus_per_run`` GPUs, on a local Ray instance or the cluster at ``address``; the run files
+    and the outcome are the same. ``address`` and the shares are refused by the local executor.
     """
+    if executor not in EXECUTORS:
+        raise ConfigError(f"unknown executor {executor!r}; valid choices: {', '.join(EXECUTORS)}")
+    if executor == "ray":
+        from benchmark.ray_executor import run_all_ray
+
+        sweep_stale_tmp(Path(out) / grid.suite)
+        records, reused, failures = run_all_ray(grid, out, device, fresh, progress, threads, address=address,
+                                                cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)
+        return _finish(grid, out, records, reused, failures)
+    given = [n for n, v in (("--address", address), ("--cpus-per-run", cpus_per_run),
+                            ("--gpus-per-run", gpus_per_run)) if v is not None]
+    if given:
+        raise ConfigError(f"{given[0]} applies to --executor ray only; add --executor ray or leave it out")
     dev = resolve_device(device)
     sweep_stale_tmp(Path(out) / grid.suite)
     with run_threads(threads if dev.type == "cpu" else None):
         records, reused, failures = _run_all(grid, out, dev, fresh, progress)
+    return _finish(grid, out, records, reused, failures)
+
+
+def _finish(grid: Grid, out: Path, records: list[RunRecord], reused: int, failures: list[str]) -> list[RunRecord]:
+    """Say when every run was already complete; raise ``GridError`` listing the failed runs."""
     if reused == len(grid.runs) and reused:
         print(f"{reused} runs already complete under {out / grid.suite}; --fresh reruns them", file=sys.stderr)
     if failures:
