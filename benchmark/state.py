@@ -37,8 +37,9 @@ the passes differ only by their dropout masks. When the student's ``features`` i
 and run once per batch; only the rest runs T times. Pass t of a batch draws its masks from
 the global torch generator seeded with ``derive_seed(mc_seed, t, first row)``, inside
 ``torch.random.fork_rng`` (the training generator is untouched). ``mc_seed`` defaults to a
-digest of the unlabeled indices, so a run (and a resumed run) is reproducible, and pass t does
-not depend on T: the first k of T passes are exactly a k-pass computation. A student without
+digest of the unlabeled indices and of the student's weights, so a run (and a resumed run) is
+reproducible while different seeds draw different masks, and pass t does not depend on T: the
+first k of T passes are exactly a k-pass computation. A student without
 active dropout gives T identical passes. Memory: 4·T·n·C bytes.
 
 ``PoolState.from_arrays`` builds a state from precomputed arrays, without a student (for
@@ -130,7 +131,7 @@ def mc_dropout_probs(model: nn.Module, x: Any, index: np.ndarray | None, device:
 class StudentFeatures:
     """Computes the lazy fields from the current student and the unlabeled/train inputs only.
     ``mc_samples`` and ``mc_seed`` set ``student_mc_probs`` (module note); ``mc_seed`` None
-    derives the seed from the unlabeled indices."""
+    derives the seed from the unlabeled indices and the student's weights."""
 
     def __init__(self, model: torch.nn.Module, x_pool: Any, unlabeled: np.ndarray, x_train: Any,
                  device: torch.device, initial_model: torch.nn.Module | None = None, mc_samples: int = MC_SAMPLES,
@@ -145,9 +146,13 @@ class StudentFeatures:
         self._mc_seed = mc_seed
 
     def _mc_seed_value(self) -> int:
+        """``mc_seed``, or a digest of the unlabeled indices and the student's parameters and
+        buffers: the same for a resumed run (training is deterministic), different across seeds."""
         if self._mc_seed is not None:
             return int(self._mc_seed)
         digest = hashlib.blake2b(np.ascontiguousarray(self._unlabeled, dtype=np.int64).tobytes(), digest_size=8)
+        for t in self._model.state_dict().values():
+            digest.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
         return derive_seed("student_mc_probs", digest.hexdigest())
 
     def compute(self, names: set[str]) -> dict[str, np.ndarray]:

@@ -117,11 +117,21 @@ def test_mc_passes_keep_batch_norm_in_eval_and_the_global_generator_untouched():
 
 def test_mc_passes_follow_the_index_and_the_harness_seed():
     """``StudentFeatures`` computes the passes on ``x[unlabeled]``; two states over the same pool
-    and student give the same passes (the seed is derived from the unlabeled indices)."""
+    and student give the same passes (the seed is a digest of the unlabeled indices and the
+    student's weights), another student draws other masks."""
     a = _student_state(0.5, mc_samples=4).student_mc_probs
     b = _student_state(0.5, mc_samples=4).student_mc_probs
     assert a.shape == (4, 40, 3)
     np.testing.assert_array_equal(a, b)
+    model = build_model(ModelSpec("mlp", {"hidden": [16], "dropout": 0.5}), (1, 4, 4), 3)
+    x = torch.from_numpy(np.random.default_rng(0).normal(size=(45, 1, 4, 4)).astype(np.float32))
+    masks = []
+    for shift in (0.0, 1e-3):  # the same function up to a tiny bias shift: only the seed differs
+        with torch.no_grad():
+            model.head.bias += shift
+        feats = StudentFeatures(model, x, np.arange(5, 45), x[:5], torch.device("cpu"), mc_samples=4)
+        masks.append(feats.compute({"student_mc_probs"})["student_mc_probs"])
+    assert np.abs(masks[0] - masks[1]).max() > 1e-2
 
 
 # ----------------------------------------------------------------------------- students' dropout option
