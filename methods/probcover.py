@@ -109,10 +109,10 @@ def delta_graph(x: torch.Tensor, uncovered: np.ndarray, covered: np.ndarray, del
     """Edges (src, dst), int32 positions into x's rows, with dst uncovered and ‖x_src - x_dst‖ < δ,
     src ≠ dst. Sources are ``uncovered`` and ``covered`` rows. Symmetric pairs of uncovered
     rows are computed once (upper block triangle) and emitted both ways."""
-    if len(covered):  # contiguous copies, so that every block below is a slice
+    if len(uncovered) == len(x) and np.array_equal(uncovered, np.arange(len(x))):
+        xu, xc = x, x[:0]  # nothing covered: the rows themselves
+    else:  # contiguous copies, so that every block below is a slice
         xu, xc = x[torch.as_tensor(uncovered, device=x.device)], x[torch.as_tensor(covered, device=x.device)]
-    else:
-        xu, xc = x, x[:0]
     nu, nc = sq_norms(xu), sq_norms(xc)
     d2 = delta * delta
     edges = _EdgeList(delta, max_edges)

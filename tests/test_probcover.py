@@ -73,6 +73,11 @@ def test_delta_graph_is_blocked_symmetric_and_exact(monkeypatch):
     want = {(i, j) for i in range(60) for j in uncovered if i != j and d[i, j] < 0.3}
     got = list(zip(src.tolist(), dst.tolist()))
     assert len(got) == len(set(got)) and set(got) == want
+    # nothing covered, and a subset of the rows uncovered with no covered sources
+    for unc, cov in ((np.arange(60), np.zeros(0, np.int64)), (uncovered, np.zeros(0, np.int64))):
+        src, dst = delta_graph(torch.from_numpy(x), unc, cov, 0.3, max_edges=10_000)
+        want = {(i, j) for i in unc for j in unc if i != j and d[i, j] < 0.3}
+        assert set(zip(src.tolist(), dst.tolist())) == want and len(src) == len(want)
 
 
 def test_max_edges_is_a_clear_error():
