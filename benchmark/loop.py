@@ -46,7 +46,7 @@ from benchmark.noise import OUTPUT_KINDS, flip_new_answers
 from benchmark.registry import METHODS
 from benchmark.results import SCHEMA_VERSION, FileStore, RoundRecord, RunRecord, RunStore, run_path
 from benchmark.seeding import derive_rng, derive_seed
-from benchmark.state import PoolState, PrecomputedFeatures, PrivilegedView, StudentFeatures
+from benchmark.state import MC_SAMPLES, PoolState, PrecomputedFeatures, PrivilegedView, StudentFeatures
 from benchmark.teacher import TeacherOracle, TeacherOutputs, frozen_array, get_teacher, load_teacher_model
 from benchmark.train import accuracy, check_trainable, fit, make_train_set, new_model, nll, predict
 from benchmark.errors import MethodError, MethodFailure
@@ -248,6 +248,7 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
     if device.type == "cuda":  # keep the pool resident on the GPU for the per-round passes
         x_pool_t = x_pool_t.to(device)
     need_initial = "initial_pool_embeddings" in requires
+    mc_samples = max(MC_SAMPLES, int(getattr(method, "mc_samples", 0) or 0))  # the passes a method asks for
     initial: dict[str, np.ndarray] = {}  # the round-0 student's pool features, computed once per run
     student0: torch.nn.Module | None = None
 
@@ -301,7 +302,8 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
             state = _round_state(r, oracle, C, n_pool, y_lab, soft_parts, val_err, requires, device,
                                  StudentFeatures(student, x_pool_t, oracle.unqueried(),
                                                  torch.from_numpy(np.concatenate([x_lab, *x_parts[1:]])), device,
-                                                 initial_model=student0), initial)
+                                                 initial_model=student0, mc_samples=mc_samples,
+                                                 mc_seed=derive_seed(seed, task.name, "student_mc_probs", r)), initial)
             view = PrivilegedView(y_pool, teacher.pool_probs) if privileged else None
             rng = derive_rng(seed, task.name, spec.method.name, sel_seed, "select", r)
             idx, plan, diag = _ask_method(method, state, q, rng, view, f"task {task.label}, seed {seed}, round {r}")

@@ -184,3 +184,15 @@ def test_whole_run_without_dropout_names_the_method_and_the_fix(fast_task, tmp_p
     task = dataclasses.replace(fast_task, student=ModelSpec("mlp", {"hidden": [64]}))
     with pytest.raises(MethodFailure, match=r"method 'bald' .*needs a student with active dropout.*`dropout`"):
         _run(task, "bald", tmp_path)
+
+
+def test_the_harness_computes_as_many_passes_as_the_method_asks(fast_task, tmp_path):
+    import dataclasses
+
+    from benchmark.loop import RunSpec, execute_run
+    from benchmark.config import MethodEntry
+
+    task = dataclasses.replace(fast_task, rounds=1, student=ModelSpec("mlp", {"hidden": [64], "dropout": 0.3}))
+    rec = execute_run(RunSpec("t", task, MethodEntry("bald", params={"mc_samples": MC_SAMPLES + 10}), 0), tmp_path,
+                      torch.device("cpu"))
+    assert rec.complete and rec.rounds[1].method["mean_bald"] > 0
