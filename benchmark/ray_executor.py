@@ -10,14 +10,17 @@ Layout of one grid on a cluster:
 * **Runs.** Each (task, method, seed[, noise level]) run is one task taking ``cpus_per_run``
   CPUs and ``gpus_per_run`` GPUs (a fraction packs several runs on one GPU); it computes at
   ``max(1, int(cpus_per_run))`` torch threads, so its records equal the local executor's at
-  that thread count (1 by default on both). A run keeps its record in a ``DriverStore``: ``save``
-  sends each finished round to the driver's ``RecordBox`` actor, ``load`` returns the latest
-  record the driver holds, so a run retried after its worker died (``max_retries``) resumes
-  from the last round the driver received.
+  that thread count (1 by default on both). A run keeps its record in a ``DriverStore``: it
+  starts from the record the driver holds for it, and ``save`` sends each finished round to
+  the driver's ``RecordBox`` actor without waiting. A run whose worker died is submitted again
+  by the driver (up to ``MAX_RETRIES`` times) with the latest record the driver received, so it
+  resumes from the last round the driver stored. (A task never blocks on ``ray.get``: Ray
+  lends a blocked task's CPU to another task, which would run more runs than CPUs and start
+  extra worker processes.)
 * **Driver.** It reads the existing run files at start (a killed driver restarted with the
-  same command resumes the grid), drains the ``RecordBox`` twice a second, writes each new
-  record atomically with ``FileStore`` exactly as the local executor does, and keeps one
-  progress bar over the rounds of the whole grid. A run whose method fails
+  same command resumes the grid), drains the ``RecordBox`` twice a second, writes each record
+  that adds rounds atomically with ``FileStore`` exactly as the local executor does, and keeps
+  one progress bar over the rounds of the whole grid. A run whose method fails
   (``MethodFailure``) is reported and the other runs go on; any other error stops the grid
   as it does locally.
 
@@ -33,16 +36,18 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
 from benchmark.compute import run_threads
 from benchmark.config import ConfigError, TaskConfig, spec_dict, stable_hash
 from benchmark.errors import MethodFailure
-from benchmark.loop import RunSpec, execute_run
 from benchmark.registry import METHODS
 from benchmark.results import FileStore, RunRecord, run_path
+
+if TYPE_CHECKING:  # the driver's box actor imports this module; it needs no torch
+    from benchmark.loop import RunSpec
 
 INSTALL_HINT = "--executor ray needs Ray, which is not installed: pip install 'akd-bench[ray]' (or pip install 'ray>=2.9')"
 MAX_RETRIES = 3  # how often a run or teacher whose worker died is started again
@@ -127,20 +132,18 @@ def worker_env() -> dict[str, str]:
 
 
 class RecordBox:
-    """The Ray actor between workers and driver: the latest record of every run (seeded with
-    the driver's run files), the records saved since the driver last drained, and log lines."""
+    """The Ray actor between workers and driver: the newest record of each run saved since the
+    driver last drained (a record with fewer rounds than one already there, a late message
+    of a dead attempt, is ignored), and the workers' log lines."""
 
-    def __init__(self, records: dict[str, RunRecord]) -> None:
-        self.latest = dict(records)
+    def __init__(self) -> None:
         self.updates: dict[str, RunRecord] = {}
         self.logs: list[str] = []
 
-    def load(self, key: str) -> RunRecord | None:
-        return self.latest.get(key)
-
     def save(self, key: str, record: RunRecord) -> None:
-        self.latest[key] = record
-        self.updates[key] = record
+        old = self.updates.get(key)
+        if old is None or len(record.rounds) >= len(old.rounds):
+            self.updates[key] = record
 
     def log(self, line: str) -> None:
         self.logs.append(line)
@@ -154,28 +157,26 @@ class RecordBox:
 
 @dataclass(frozen=True)
 class DriverStore:
-    """A ``RunStore`` whose record lives with the driver: ``save`` sends it (and returns once
-    the driver's box holds it); ``load`` returns the latest record the driver holds."""
+    """A ``RunStore`` whose record lives with the driver: ``load`` is the record the driver
+    held when it submitted this attempt; ``save`` sends the record to the driver's box and
+    goes on at once (a message lost with its worker only means a round done again)."""
 
     box: Any
     key: str
     where: str
+    initial: RunRecord | None
 
     def load(self) -> RunRecord | None:
-        import ray
-
-        return ray.get(self.box.load.remote(self.key))
+        return self.initial
 
     def save(self, record: RunRecord) -> None:
-        import ray
-
-        ray.get(self.box.save.remote(self.key, record))
-        _test_exit_hook(len(record.rounds) - 1)
+        sent = self.box.save.remote(self.key, record)
+        _test_exit_hook(len(record.rounds) - 1, sent)
 
 
-def _test_exit_hook(stored_round: int) -> None:
-    """Kill this worker process right after round ``$AKD_BENCH_TEST_EXIT_AFTER_ROUND`` was
-    stored, once per marker file (tests of the retry path)."""
+def _test_exit_hook(stored_round: int, sent: Any) -> None:
+    """Kill this worker process once round ``$AKD_BENCH_TEST_EXIT_AFTER_ROUND`` reached the
+    driver's box, once per marker file (tests of the retry path)."""
     at, marker = os.environ.get(TEST_EXIT_ROUND_ENV), os.environ.get(TEST_EXIT_MARKER_ENV)
     if at is None or marker is None or stored_round != int(at):
         return
@@ -183,6 +184,9 @@ def _test_exit_hook(stored_round: int) -> None:
         os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
     except FileExistsError:
         return
+    import ray
+
+    ray.get(sent)
     os._exit(17)
 
 
@@ -223,8 +227,9 @@ def teacher_task(task: TaskConfig, seed: int, device: str, threads: int, box: An
 
 
 def _install_teacher_weights(task: TaskConfig, key: str, weights_ref: list[Any]) -> None:
-    """Put the teacher's weights into this worker's cache unless they are there, so that a
-    method querying new inputs finds the teacher instead of training it again."""
+    """Put the teacher's weights into this worker's cache unless they are there (a worker on
+    another machine than the teacher's), so that a method querying new inputs finds the
+    teacher instead of training it again."""
     import ray
 
     from benchmark.atomic import atomic_write
@@ -238,8 +243,9 @@ def _install_teacher_weights(task: TaskConfig, key: str, weights_ref: list[Any])
 
 
 def run_task(spec: RunSpec, out: str, device: str, threads: int, compile_models: bool, teacher: Any,
-             weights_ref: list[Any], box: Any, key: str, where: str, classes: dict[str, type]) -> RunRecord:
+             weights_ref: list[Any], store: DriverStore, classes: dict[str, type]) -> RunRecord:
     """One run on a worker: ``execute_run`` with the driver's store and the given teacher."""
+    from benchmark.loop import execute_run
     from benchmark.train import RUNTIME, resolve_device
 
     _register_methods(classes)
@@ -248,8 +254,7 @@ def run_task(spec: RunSpec, out: str, device: str, threads: int, compile_models:
     with run_threads(threads if dev.type == "cpu" else None):
         if teacher is not None:
             _install_teacher_weights(spec.task, teacher.key, weights_ref)
-        return execute_run(spec, Path(out), dev, store=DriverStore(box, key, where), teacher=teacher,
-                           log=_logger(box))
+        return execute_run(spec, Path(out), dev, store=store, teacher=teacher, log=_logger(store.box))
 
 
 # ----------------------------------------------------------------------------- driver side
@@ -273,14 +278,17 @@ def _extra_method_classes(specs: list[RunSpec]) -> dict[str, type]:
 
 def _connect(ray: Any, address: str | None) -> bool:
     """Start a local Ray instance (``address`` None) or join a cluster (``auto``, ``host:port``,
-    ``ray://...``); True when this call started or joined it (and so must shut it down). A
-    Ray already initialised in this process is used as it is."""
+    ``ray://...``), giving the workers ``worker_env()``; True when this call started or joined
+    it (and so must shut it down). A local instance's workers inherit this process's
+    environment, so the workers Ray starts with it serve the first tasks. A Ray already
+    initialised in this process is used as it is (False): then each task carries the
+    variables itself."""
     if ray.is_initialized():
         return False
     if address is None:
         ray.init(address="local", include_dashboard=False, logging_level=logging.ERROR)
     else:
-        ray.init(address=address, logging_level=logging.ERROR)
+        ray.init(address=address, logging_level=logging.ERROR, runtime_env={"env_vars": worker_env()})
     return True
 
 
@@ -296,29 +304,36 @@ def _check_feasible(ray: Any, res: RayResources) -> None:
 
 @dataclass
 class _Slot:
-    """One run of the grid on the driver."""
+    """One run of the grid on the driver: the record written for it, and its attempts."""
 
     spec: RunSpec
     path: Path
-    rounds_stored: int
+    record: RunRecord | None
     complete_before: bool
+    attempts: int = 0
+
+    @property
+    def rounds(self) -> int:
+        return len(self.record.rounds) if self.record is not None else 0
+
+    @property
+    def name(self) -> str:
+        return f"run {self.spec.task.label} / {self.spec.method.label} / seed {self.spec.seed}"
 
 
-def _prepare(grid: Any, out: Path, fresh: bool) -> tuple[list[_Slot], dict[str, RunRecord]]:
+def _prepare(grid: Any, out: Path, fresh: bool) -> list[_Slot]:
     """Set aside runs for ``fresh`` (as the local executor does) and read every existing run
     file (a corrupt one raises ``ResultsError`` before anything runs)."""
     from benchmark.runner import _set_aside
 
-    slots, stored = [], {}
+    slots = []
     for spec in grid.runs:
         path = run_path(out, spec.suite, spec.task.label, spec.method.label, spec.seed)
         if fresh and path.exists():
             _set_aside(path)
         existing = FileStore(path).load()
-        if existing is not None:
-            stored[str(path)] = existing
-        slots.append(_Slot(spec, path, len(existing.rounds) if existing else 0, bool(existing and existing.complete)))
-    return slots, stored
+        slots.append(_Slot(spec, path, existing, bool(existing and existing.complete)))
+    return slots
 
 
 def run_all_ray(grid: Any, out: Path, device: str = "auto", fresh: bool = False, progress: bool = True,
@@ -334,93 +349,131 @@ def run_all_ray(grid: Any, out: Path, device: str = "auto", fresh: bool = False,
     wdev = worker_device(device, res.gpus)
     from benchmark.train import RUNTIME
 
-    slots, stored = _prepare(grid, Path(out), fresh)
+    slots = _prepare(grid, Path(out), fresh)
     started = _connect(ray, address)
     try:
         _check_feasible(ray, res)
         total = ray.cluster_resources()
         print(f"ray: {total.get('CPU', 0):g} CPUs, {total.get('GPU', 0):g} GPUs; each run takes {res.cpus:g} CPU "
               f"({res.threads} torch threads) and {res.gpus:g} GPU", file=sys.stderr)
-        return _drive(ray, slots, stored, Path(out), wdev, res, RUNTIME.compile, progress)
+        driver = _Driver(ray, grid.suite, slots, Path(out), wdev, res, RUNTIME.compile, progress,
+                         env_per_task=not started)
+        return driver.run()
     finally:
         if started:
             ray.shutdown()
 
 
-def _submit(ray: Any, slots: list[_Slot], stored: dict[str, RunRecord], out: Path, device: str,
-            res: RayResources, compile_models: bool, box: Any) -> dict[Any, int]:
-    """Submit the teachers the unfinished runs need, then every run; returns run ref -> slot."""
-    opts = {"num_cpus": res.cpus, "num_gpus": res.gpus, "max_retries": MAX_RETRIES,
-            "runtime_env": {"env_vars": worker_env()}}
-    remote_teacher = ray.remote(teacher_task).options(num_returns=2, **opts)
-    remote_run = ray.remote(run_task).options(**opts)
-    classes = _extra_method_classes([s.spec for s in slots])
-    teachers: dict[str, tuple[Any, Any]] = {}
-    for s in slots:
-        tid = teacher_identity(s.spec.task, s.spec.seed)
-        if not s.complete_before and tid not in teachers:
-            teachers[tid] = remote_teacher.remote(s.spec.task, s.spec.seed, device, res.threads, box)
-    refs = {}
-    for i, s in enumerate(slots):
-        outputs, weights = teachers.get(teacher_identity(s.spec.task, s.spec.seed), (None, None)) \
-            if not s.complete_before else (None, None)
-        ref = remote_run.remote(s.spec, str(out), device, res.threads, compile_models, outputs,
-                                [weights] if weights is not None else [], box, str(s.path), str(s.path), classes)
-        refs[ref] = i
-    return refs
+class _Driver:
+    """Submits the teachers and runs of one grid and collects them (see the module docstring)."""
 
+    def __init__(self, ray: Any, suite: str, slots: list[_Slot], out: Path, device: str, res: RayResources,
+                 compile_models: bool, progress: bool, env_per_task: bool) -> None:
+        self.ray, self.slots, self.out, self.device, self.res = ray, slots, out, device, res
+        self.compile_models = compile_models
+        opts: dict[str, Any] = {"num_cpus": res.cpus, "num_gpus": res.gpus}
+        if env_per_task:
+            opts["runtime_env"] = {"env_vars": worker_env()}
+        self.remote_teacher = ray.remote(teacher_task).options(num_returns=2, max_retries=MAX_RETRIES, **opts)
+        self.remote_run = ray.remote(run_task).options(max_retries=0, **opts)  # retried here, see _lost
+        self.box = ray.remote(RecordBox).options(num_cpus=0).remote()
+        self.classes = _extra_method_classes([s.spec for s in slots])
+        self.teachers: dict[str, tuple[Any, Any]] = {}
+        self.pending: dict[Any, int] = {}
+        self.results: dict[int, RunRecord] = {}
+        self.failures: list[str] = []
+        self.bar = tqdm(total=sum(s.spec.task.rounds + 1 for s in slots), initial=sum(s.rounds for s in slots),
+                        desc=f"suite {suite}", unit="round", disable=not progress, file=sys.stderr)
 
-def _drive(ray: Any, slots: list[_Slot], stored: dict[str, RunRecord], out: Path, device: str,
-           res: RayResources, compile_models: bool, progress: bool) -> tuple[list[RunRecord], int, list[str]]:
-    """Submit the grid and collect it: write each record the workers send, keep the bar."""
-    box = ray.remote(RecordBox).options(num_cpus=0).remote(stored)
-    pending = _submit(ray, slots, stored, out, device, res, compile_models, box)
-    by_path = {str(s.path): s for s in slots}
-    total = sum(s.spec.task.rounds + 1 for s in slots)
-    bar = tqdm(total=total, initial=sum(s.rounds_stored for s in slots), desc=f"suite {slots[0].spec.suite}"
-               if slots else "suite", unit="round", disable=not progress, file=sys.stderr)
-    results: dict[int, RunRecord] = {}
-    failures: list[str] = []
+    def run(self) -> tuple[list[RunRecord], int, list[str]]:
+        try:
+            for s in self.slots:  # every teacher first, then the runs
+                if not s.complete_before:
+                    self._teacher(s)
+            for i in range(len(self.slots)):
+                self._submit(i)
+            while self.pending:
+                ready, _ = self.ray.wait(list(self.pending), num_returns=1, timeout=POLL_SECONDS)
+                self._drain()
+                for ref in ready:
+                    self._collect(ref)
+        finally:
+            self._stop()
+        reused = sum(s.complete_before for s in self.slots)
+        return [self.results[i] for i in sorted(self.results)], reused, self.failures
 
-    def drain(timeout: float | None = None) -> None:
-        updates, logs = ray.get(box.drain.remote(), timeout=timeout)
+    def _teacher(self, slot: _Slot) -> tuple[Any, Any]:
+        tid = teacher_identity(slot.spec.task, slot.spec.seed)
+        if tid not in self.teachers:
+            self.teachers[tid] = self.remote_teacher.remote(slot.spec.task, slot.spec.seed, self.device,
+                                                            self.res.threads, self.box)
+        return self.teachers[tid]
+
+    def _submit(self, i: int) -> None:
+        """Submit run ``i`` from the record the driver holds for it (a complete run only has its
+        identity checked, so it needs no teacher)."""
+        s = self.slots[i]
+        outputs, weights = self._teacher(s) if not s.complete_before else (None, None)
+        store = DriverStore(self.box, str(s.path), str(s.path), s.record)
+        ref = self.remote_run.remote(s.spec, str(self.out), self.device, self.res.threads, self.compile_models,
+                                     outputs, [weights] if weights is not None else [], store, self.classes)
+        self.pending[ref] = i
+
+    def _drain(self, timeout: float | None = None) -> None:
+        """Write every record that adds rounds to what is stored, and print the workers' lines."""
+        updates, logs = self.ray.get(self.box.drain.remote(), timeout=timeout)
         for line in logs:
-            bar.write(line)
+            self.bar.write(line)
+        by_path = {str(s.path): s for s in self.slots}
         for key, record in updates.items():
-            slot = by_path[key]
-            FileStore(slot.path).save(record)
-            bar.update(max(0, len(record.rounds) - slot.rounds_stored))
-            slot.rounds_stored = max(slot.rounds_stored, len(record.rounds))
+            self._store(by_path[key], record)
 
-    try:
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_SECONDS)
-            drain()
-            for ref in ready:
-                i = pending.pop(ref)
-                try:
-                    results[i] = ray.get(ref)
-                except ray.exceptions.RayTaskError as e:
-                    cause = getattr(e, "cause", None)
-                    if not isinstance(cause, MethodFailure):
-                        raise (cause if isinstance(cause, Exception) else e) from None
-                    failures.append(str(cause))
-                    bar.write(f"error: {cause}; the other runs go on")
-                except ray.exceptions.RayError as e:  # the worker died more often than it is retried
-                    spec = slots[i].spec
-                    line = (f"run {spec.task.label} / {spec.method.label} / seed {spec.seed}: its worker failed "
-                            f"{MAX_RETRIES + 1} times ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
-                    failures.append(line)
-                    bar.write(f"error: {line}; the other runs go on")
-                bar.set_postfix_str(f"{len(results) + len(failures)}/{len(slots)} runs")
-    finally:
-        if pending:  # stopped early (an error or an interrupt): keep what arrived, stop the rest
-            for ref in pending:
-                ray.cancel(ref, force=True)
+    def _store(self, slot: _Slot, record: RunRecord) -> None:
+        if len(record.rounds) > slot.rounds:
+            FileStore(slot.path).save(record)
+            self.bar.update(len(record.rounds) - slot.rounds)
+            slot.record = record
+
+    def _collect(self, ref: Any) -> None:
+        """The outcome of one finished run task: its record, a method's failure, a lost worker
+        (submitted again) or an error that stops the grid."""
+        i = self.pending.pop(ref)
+        slot = self.slots[i]
+        try:
+            self.results[i] = self.ray.get(ref)
+            self._store(slot, self.results[i])
+        except self.ray.exceptions.RayTaskError as e:
+            cause = getattr(e, "cause", None)
+            if not isinstance(cause, MethodFailure):
+                raise (cause if isinstance(cause, Exception) else e) from e
+            self._fail(str(cause))
+        except self.ray.exceptions.RayError as e:  # the worker (or its node) died
+            self._lost(i, e)
+        self.bar.set_postfix_str(f"{len(self.results) + len(self.failures)}/{len(self.slots)} runs")
+
+    def _lost(self, i: int, error: Exception) -> None:
+        """Run ``i``'s worker died: submit it again from the last round the driver received."""
+        slot = self.slots[i]
+        slot.attempts += 1
+        reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        if slot.attempts > MAX_RETRIES:
+            self._fail(f"{slot.name}: its worker died {slot.attempts} times (last: {reason})")
+            return
+        self._drain()
+        self.bar.write(f"{slot.name}: its worker died ({reason}); starting it again at round {slot.rounds}")
+        self._submit(i)
+
+    def _fail(self, line: str) -> None:
+        self.failures.append(line)
+        self.bar.write(f"error: {line}; the other runs go on")
+
+    def _stop(self) -> None:
+        """Stopped early (an error or an interrupt): cancel what runs, keep what arrived."""
+        if self.pending:
+            for ref in self.pending:
+                self.ray.cancel(ref, force=True)
             try:
-                drain(timeout=10)
+                self._drain(timeout=10)
             except Exception:  # noqa: BLE001  (the original error matters more)
                 pass
-        bar.close()
-    reused = sum(s.complete_before for s in slots)
-    return [results[i] for i in sorted(results)], reused, failures
+        self.bar.close()
