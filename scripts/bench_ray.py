@@ -8,14 +8,19 @@
    Ray), and with ``--executor ray --address`` joining a Ray instance this script keeps
    running (the cluster case), interleaved, each from an empty cache (teachers included)
    into an empty folder. All must give the same records (timings aside); the script checks it.
-2. **Per-run overhead.** A grid of ``--overhead-runs`` tiny runs (digits_ci, 1 round, random,
+2. **Speed-up of the runs alone.** The same grid in this process with the teachers and data
+   cached and Ray already started with warm workers: what the executor gives once its one-time
+   costs are paid (a cluster that stays up, a long suite).
+3. **Per-run overhead.** A grid of ``--overhead-runs`` tiny runs (digits_ci, 1 round, random,
    one seed each) with warm caches, local and then on a Ray instance with ONE CPU (so runs go
    one at a time, as locally, on a warm worker): (ray - local) / runs is what the executor
    adds per run (task dispatch, its teacher task, streaming the rounds, writing the files).
    The one-time costs (starting Ray, the first worker process) are reported apart.
 
-The machine's load average is printed with the figures: on a shared machine they are lower
-bounds of what idle cores give.
+The machine's load average is printed with the figures, and, before and after, the speed-up
+the machine itself gives two processes at that moment (a fixed torch loop run twice in a row
+vs in two processes at once, without Ray): on a machine shared with other jobs that is the
+ceiling of any executor's speed-up.
 """
 from __future__ import annotations
 
@@ -64,6 +69,27 @@ def _cli_run(suite: str, out: Path, cache: Path, extra: list[str]) -> float:
     return seconds
 
 
+_BUSY = ("import time, torch\ntorch.set_num_threads(1)\na = torch.randn(256, 256)\nt = time.perf_counter()\n"
+         "for _ in range(3000):\n    a = torch.tanh(a @ a * 0.01)\n")
+
+
+def ceiling() -> dict[str, Any]:
+    """What this machine gives two processes now: a fixed one-thread torch loop twice one after
+    the other vs in two processes at once (no Ray); the speed-up no executor can beat."""
+    cmd = [sys.executable, "-c", _BUSY]
+    t0 = time.perf_counter()
+    for _ in range(2):
+        subprocess.run(cmd, check=True)
+    serial = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen(cmd) for _ in range(2)]
+    for proc in procs:
+        proc.wait()
+    parallel = time.perf_counter() - t0
+    return {"serial_s": round(serial, 2), "parallel_s": round(parallel, 2), "speedup": round(serial / parallel, 2),
+            "load": round(os.getloadavg()[0], 1)}
+
+
 def speedup(suite: str, tmp: Path, repeats: int) -> dict[str, Any]:
     """The suite local, on Ray started by the command, and on an already running Ray instance
     (all cores, joined with --address), interleaved ``repeats`` times; empty caches each time."""
@@ -85,6 +111,34 @@ def speedup(suite: str, tmp: Path, repeats: int) -> dict[str, Any]:
     return {"suite": suite, "runs": len(reference), "seconds": {m: [round(x, 1) for x in t] for m, t in times.items()},
             "speedup_ray_started_by_run": round(best["local"] / best["ray"], 2),
             "speedup_ray_running": round(best["local"] / best["ray_running"], 2), "same_records": same}
+
+
+def warm_speedup(suite: str, tmp: Path, repeats: int) -> dict[str, Any]:
+    """The suite's runs alone: teachers and data cached, Ray started and its workers warm
+    (all cores), local and Ray interleaved ``repeats`` times, in this process."""
+    import ray
+
+    from benchmark.runner import build_grid, run_grid
+
+    os.environ["AKD_BENCH_CACHE"] = str(tmp / "cache-warm")
+    os.environ["AKD_BENCH_THREADS"] = "1"
+    grid = build_grid(suite=suite)
+    run_grid(grid, tmp / "warm-cache", device="cpu", progress=False)  # caches the teachers and data
+    ray.init(address="local", include_dashboard=False, logging_level=logging.ERROR)
+    times: dict[str, list[float]] = {"local": [], "ray": []}
+    try:
+        run_grid(build_grid(suite=suite, methods=["random"], rounds=1), tmp / "warm-workers", device="cpu",
+                 progress=False, executor="ray")  # starts the workers
+        for i in range(repeats):
+            for mode in times:
+                t0 = time.perf_counter()
+                run_grid(grid, tmp / f"warm-{mode}{i}", device="cpu", progress=False, executor=mode)
+                times[mode].append(time.perf_counter() - t0)
+    finally:
+        ray.shutdown()
+    best = {m: min(t) for m, t in times.items()}
+    return {"suite": suite, "seconds": {m: [round(x, 1) for x in t] for m, t in times.items()},
+            "speedup": round(best["local"] / best["ray"], 2)}
 
 
 def overhead(n_runs: int, tmp: Path) -> dict[str, Any]:
@@ -133,8 +187,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="akd-bench-ray-") as d:
         tmp = Path(d)
         if not args.skip_speedup:
+            figures["ceiling_before"] = ceiling()
+            print(json.dumps({"ceiling": figures["ceiling_before"]}), flush=True)
             figures["speedup"] = speedup(args.suite, tmp, args.repeats)
             print(json.dumps({"speedup": figures["speedup"]}), flush=True)
+            figures["warm_speedup"] = warm_speedup(args.suite, tmp, args.repeats)
+            print(json.dumps({"warm_speedup": figures["warm_speedup"]}), flush=True)
+            figures["ceiling_after"] = ceiling()
+            print(json.dumps({"ceiling": figures["ceiling_after"]}), flush=True)
         figures["overhead"] = overhead(args.overhead_runs, tmp)
         print(json.dumps({"overhead": figures["overhead"]}), flush=True)
     figures["load_after"] = os.getloadavg()

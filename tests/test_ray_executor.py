@@ -219,6 +219,12 @@ def test_without_ray_the_ray_executor_says_how_to_install_it(tmp_path, capsys, m
     assert not list(iter_run_files(tmp_path))
 
 
+def test_reproduce_takes_the_executor_too(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    rc = main(["reproduce", "--suite", "ci", "--executor", "ray", "--out", str(tmp_path), "--no-progress"])
+    assert rc == 2 and capsys.readouterr().err.startswith("error: --executor ray needs Ray")
+
+
 def test_the_command_line_and_the_runner_do_not_import_ray():
     code = "import sys, benchmark.cli, benchmark.runner, benchmark.ray_executor; print('ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
