@@ -129,15 +129,39 @@ def test_a_killed_driver_restarted_with_the_same_command_loses_and_duplicates_no
 @needs_ray
 def test_a_teacher_is_trained_once_when_four_runs_that_need_it_start_together(ray_cluster, local_ci, tmp_path,
                                                                              monkeypatch, capsys):
-    monkeypatch.setenv("AKD_BENCH_CACHE", str(tmp_path / "cache"))  # nothing cached yet
-    out = tmp_path / "out"
-    run_grid(_ci_grid(seeds=[2], methods=["random", "margin", "entropy", "rad"]), out, device="cpu",
-             progress=False, executor="ray", cpus_per_run=0.5)  # four runs at once on 2 CPUs
+    """Four runs at once on 2 CPUs (half a CPU each), one of them querying mixed inputs (which
+    needs the teacher model itself, not only its outputs), on an empty cache."""
+    monkeypatch.setenv("AKD_BENCH_CACHE", str(tmp_path / "cache"))
+    grid = _ci_grid(seeds=[2], methods=["random", "margin", "entropy"])
+    mixing = RunSpec(grid.suite, grid.runs[0].task, MethodEntry("unixkd", "unixkd_mixup", {"mixup": True}), 2)
+    grid = Grid(grid.suite, [*grid.runs, mixing])
+    run_grid(grid, tmp_path / "ray", device="cpu", progress=False, executor="ray", cpus_per_run=0.5)
     printed = capsys.readouterr().out
     assert printed.count("training teacher") == 1, printed
     assert len(list((tmp_path / "cache" / "teachers").glob("*.npz"))) == 1
-    got = _records(out)
-    assert len(got) == 4 and got == {k: local_ci[k] for k in got}
+    got = _records(tmp_path / "ray")
+    assert len(got) == 4 and {k: v for k, v in got.items() if "mixup" not in k} == \
+        {k: local_ci[k] for k in got if "mixup" not in k}
+    run_grid(Grid(grid.suite, [mixing]), tmp_path / "local", device="cpu", progress=False)
+    assert _records(tmp_path / "local") == {k: v for k, v in got.items() if "mixup" in k}
+    assert any(r["method"].get("mixup") for r in _records(tmp_path / "local").values() for r in r["rounds"])
+
+
+@needs_ray
+def test_teacher_weights_sent_with_the_outputs_fill_a_workers_cache_that_lacks_them(ray_cluster, tmp_path,
+                                                                                    monkeypatch):
+    import ray
+
+    from benchmark.ray_executor import _install_teacher_weights, _teacher_weights_path
+
+    monkeypatch.setenv("AKD_BENCH_CACHE", str(tmp_path))
+    task = _ci_grid().runs[0].task
+    _install_teacher_weights(task, "key0", [ray.put(b"weights")])
+    assert _teacher_weights_path(task, "key0").read_bytes() == b"weights"
+    _install_teacher_weights(task, "key0", [ray.put(b"other")])  # present: kept as it is
+    assert _teacher_weights_path(task, "key0").read_bytes() == b"weights"
+    _install_teacher_weights(task, "key1", [ray.put(None)])  # a teacher without weights (pretrained)
+    assert not _teacher_weights_path(task, "key1").exists()
 
 
 class _PickFirst(AcquisitionMethod):
