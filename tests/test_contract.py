@@ -105,3 +105,24 @@ def test_only_declared_fields_are_read(method, state_factory):
     """A method that reads a lazy field it did not declare fails here (StateAccessError)."""
     state, hidden = state_factory(requires=method.requires)
     _select(method, state, hidden, 3)
+
+
+# Whole runs through the harness for the randomized and low-budget rules, whose selections
+# depend on more than a sort (Gumbel noise, k-means, a coverage graph).
+WHOLE_RUN = ["power_margin", "power_entropy", "softmax_margin", "typiclust", "probcover"]
+
+
+@pytest.mark.parametrize("name", WHOLE_RUN)
+def test_whole_run_is_deterministic(fast_task, tmp_path, name):
+    import torch
+
+    from benchmark.config import MethodEntry
+    from benchmark.loop import RunSpec, execute_run
+    from tests.test_loop import comparable
+
+    spec = RunSpec("t", fast_task, MethodEntry(name), 0)
+    a = execute_run(spec, tmp_path / "a", torch.device("cpu"))
+    b = execute_run(spec, tmp_path / "b", torch.device("cpu"))
+    assert a.complete and comparable(a) == comparable(b)
+    queried = [i for r in a.rounds for i in r.queried]
+    assert len(queried) == len(set(queried)) == fast_task.rounds * fast_task.queries_per_round

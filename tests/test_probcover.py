@@ -11,7 +11,6 @@ from benchmark.state import PoolState
 from methods.base import MethodError
 from methods.probcover import delta_graph, greedy_cover, purity_delta
 
-NAMES = ["probcover"]
 
 
 def _state(pool: np.ndarray, train: np.ndarray, num_classes: int = 3) -> PoolState:
@@ -133,17 +132,3 @@ def test_bad_parameters_are_config_errors(params, match):
     x = _points(20)
     with pytest.raises(ConfigError, match=f"probcover: {match}"):
         METHODS.get("probcover")(**params).select(_state(x, x[:2]), 2, np.random.default_rng(0))
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_whole_run_is_deterministic(fast_task, tmp_path, name):
-    from benchmark.config import MethodEntry
-    from benchmark.loop import RunSpec, execute_run
-    from tests.test_loop import comparable
-
-    spec = RunSpec("t", fast_task, MethodEntry(name), 0)
-    a = execute_run(spec, tmp_path / "a", torch.device("cpu"))
-    b = execute_run(spec, tmp_path / "b", torch.device("cpu"))
-    assert a.complete and comparable(a) == comparable(b)
-    queried = [i for r in a.rounds for i in r.queried]
-    assert len(queried) == len(set(queried)) == fast_task.rounds * fast_task.queries_per_round
