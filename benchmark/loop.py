@@ -83,8 +83,12 @@ def _code_provenance() -> dict[str, Any]:
         except (OSError, subprocess.SubprocessError):
             return None
 
-    sha = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
+    # only a checkout of this project has a SHA: an installed package inside some other
+    # repository (a venv in a project folder) must not record that repository's
+    top = git("rev-parse", "--show-toplevel")
+    ours = top is not None and Path(top).resolve() == paths.REPO_ROOT.resolve()
+    sha = git("rev-parse", "HEAD") if ours else None
+    status = git("status", "--porcelain", "--untracked-files=no") if ours else None
     versions = {}
     for pkg in ("akd-bench", "torch", "numpy", "datasets", "transformers", "pandas", "scikit-learn", "scipy"):
         try:

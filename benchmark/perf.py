@@ -37,7 +37,6 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from benchmark import paths
 
 
 QUICK = "quick suite + report, empty cache"
@@ -64,7 +63,7 @@ def time_quick(threads: int | None) -> float:
     stderr if it fails."""
     with tempfile.TemporaryDirectory(prefix="akd-perf-") as tmp:
         env = {**os.environ, "AKD_BENCH_CACHE": str(Path(tmp) / "cache")}
-        cmd = [sys.executable, str(paths.REPO_ROOT / "run_benchmark.py"), "run", "--suite", "quick", "--report",
+        cmd = [sys.executable, "-m", "benchmark", "run", "--suite", "quick", "--report",
                "--out", str(Path(tmp) / "runs"), "--no-progress"]
         if threads is not None:
             cmd += ["--threads", str(threads)]

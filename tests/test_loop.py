@@ -139,3 +139,26 @@ def test_budget_larger_than_pool(fast_task, tmp_path):
     big = dataclasses.replace(fast_task, rounds=10, queries_per_round=500)
     with pytest.raises(ConfigError, match=r"10 x 500 = 5000 exceeds the pool of 1077 points"):
         execute_run(RunSpec("t", big, MethodEntry("random"), 0), tmp_path, CPU)
+
+
+def test_provenance_records_a_sha_only_for_a_checkout_of_this_project(tmp_path, monkeypatch):
+    """An installed package inside some other repository must not record that repository's SHA."""
+    import subprocess
+
+    import benchmark.loop as loop
+    from benchmark import paths
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q",
+                    "--allow-empty", "-m", "x"], check=True)
+    site = tmp_path / "venv" / "site-packages"
+    site.mkdir(parents=True)
+    monkeypatch.setattr(paths, "REPO_ROOT", site)
+    loop._code_provenance.cache_clear()
+    try:
+        prov = loop._code_provenance()
+        assert prov["git_sha"] is None and prov["git_dirty"] is None
+    finally:
+        monkeypatch.undo()
+        loop._code_provenance.cache_clear()
+    assert loop._code_provenance()["git_sha"]  # this checkout has one

@@ -15,7 +15,7 @@ import torch
 from benchmark.compute import DEFAULT_THREADS, compute_identity, resolve_threads, run_threads
 
 ROOT = Path(__file__).parents[1]
-TIMING = {"select_seconds", "train_seconds", "wall_seconds", "started_at"}
+TIMING = {"select_seconds", "train_seconds", "wall_seconds", "started_at", "git_sha", "git_dirty"}
 
 
 def _strip(obj):
