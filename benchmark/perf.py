@@ -284,7 +284,8 @@ def perf_calibrate(suite: str, methods: list[str], seeds: list[int], assume_meth
     from benchmark.runner import all_methods, build_grid, run_grid
 
     cfg = load_suite(suite)
-    n_methods = assume_methods or len(all_methods())
+    n_methods = assume_methods or (len(all_methods(cfg.include_privileged)) if cfg.methods == "all" else len(cfg.methods))
+    n_levels = len(cfg.teacher_noise.levels()) if cfg.teacher_noise is not None else 1
     with tempfile.TemporaryDirectory(prefix="akd-calib-") as tmp:
         old = os.environ.get("AKD_BENCH_CACHE")
         os.environ["AKD_BENCH_CACHE"] = str(Path(tmp) / "cache")
@@ -305,16 +306,16 @@ def perf_calibrate(suite: str, methods: list[str], seeds: list[int], assume_meth
     setup_per_seed = (wall - sum(run_wall)) / len(seeds)
     mean_run = sum(run_wall) / len(run_wall)
     n_seeds = len(cfg.seeds)
-    estimate = setup_per_seed * n_seeds + mean_run * n_methods * n_seeds
+    estimate = setup_per_seed * n_seeds + mean_run * n_methods * n_seeds * n_levels
     scale = cpu / wall  # CPU seconds per wall second actually obtained
-    threads = torch.get_num_threads()
+    threads = int(records[0].provenance.get("compute", {}).get("threads") or torch.get_num_threads())
     result = {
         "suite": suite, "measured": {"methods": methods, "seeds": seeds, "runs": len(records)},
         "threads": threads, "wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1),
         "setup_seconds_per_seed": round(setup_per_seed, 1), "mean_run_seconds": round(mean_run, 1),
         "mean_round_train_seconds": round(sum(r.train_seconds for r in rounds) / len(rounds), 3),
         "mean_round_select_seconds": round(sum(r.select_seconds for r in rounds) / len(rounds), 3),
-        "assumed_methods": n_methods, "suite_seeds": n_seeds,
+        "assumed_methods": n_methods, "suite_seeds": n_seeds, "noise_levels": n_levels,
         "estimated_suite_minutes_wall_as_measured": round(estimate / 60, 1),
         "estimated_suite_minutes_unloaded": round(estimate * min(1.0, scale / threads) / 60, 1),
         "final_accuracy": {f"{r.method_label}/seed{r.seed}": round(r.rounds[-1].test_accuracy, 4) for r in records},
