@@ -158,10 +158,10 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--teacher-noise", type=_rates, metavar="RATES",
                    help="run every task at each of these teacher-noise rates, e.g. 0,0.2,0.4 (a grid axis; each "
                         "level is reported as its own task, digits@flip_uniform-0.2); overrides the suite's")
-    p.add_argument("--noise-kind", choices=NOISE_KINDS, default="flip_uniform",
+    p.add_argument("--noise-kind", choices=NOISE_KINDS,
                    help="the kind of teacher error for --teacher-noise: confident flips anywhere (flip_uniform), "
                         "on the teacher's smallest margins (flip_hard), fixed class confusions (flip_pairs), or "
-                        "noisy teacher training labels (train_labels) (default: %(default)s)")
+                        "noisy teacher training labels (train_labels) (default: flip_uniform)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
     p.add_argument("--data-dir", type=Path,
                    help="folder that relative data-file paths in task YAMLs are resolved against, e.g. the folder "
@@ -349,7 +349,9 @@ def _cmd_run(args: argparse.Namespace, report: bool) -> int:
         suite = "quick"
     if args.out.exists() and not args.out.is_dir():
         raise ConfigError(f"--out {str(args.out)!r} is a file; expected a folder for the results")
-    noise = NoiseAxis(args.noise_kind, args.teacher_noise) if args.teacher_noise else None
+    if args.noise_kind and not args.teacher_noise:
+        raise ConfigError(f"--noise-kind {args.noise_kind} needs --teacher-noise RATES, e.g. --teacher-noise 0,0.2,0.4")
+    noise = NoiseAxis(args.noise_kind or "flip_uniform", args.teacher_noise) if args.teacher_noise else None
     grid = build_grid(suite=suite, tasks=args.tasks, methods=args.methods, seeds=args.seeds, rounds=args.rounds,
                       noise=noise)
     try:

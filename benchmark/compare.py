@@ -204,8 +204,8 @@ def compare_records(results: list[RunRecord], reference: list[RunRecord], level:
     suites = (sorted({r.suite for r in results}), sorted({r.suite for r in reference}))
     if suites[0] != suites[1]:
         raise CompareError(f"results of suite {', '.join(suites[0])} cannot be compared with a reference of suite "
-                           f"{', '.join(suites[1])}; compare a suite with its own reference (results/reference/"
-                           f"{suites[0][0] if suites[0] else '<suite>'})")
+                           f"{', '.join(suites[1])}; compare runs of a suite with a reference of the same suite "
+                           f"(e.g. `run --suite ci` against results/reference/ci)")
     partial = sorted(f"{r.task}/{r.method_label}/seed{r.seed}" for r in results if not r.complete)
     if partial:
         comp.notes.append(f"incomplete result runs left out: {', '.join(partial)}")

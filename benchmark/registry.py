@@ -154,6 +154,9 @@ def _register_entry_point(ep: metadata.EntryPoint) -> None:
         raise RegistryError(f"{ep.value} is {what}, not an AcquisitionMethod subclass")
     name = obj.__dict__.get("name") or ep.name
     if METHODS._items.get(name) is obj:
+        if name != ep.name:  # the entry point's name would silently mean nothing
+            raise RegistryError(f"the class is registered as {name!r} by its own decorator; name the entry point "
+                                f"{name!r} too, or ask for --methods {name}")
         return  # registered by its own decorator on import
     METHODS.add(name, obj)
     obj.name = name

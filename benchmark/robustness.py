@@ -4,7 +4,7 @@ Runs of one task at several controlled teacher-noise levels carry the task label
 ``<task>@<kind>-<rate>`` (``benchmark.noise_label``), so every leaderboard table keeps the
 levels apart. This module puts them side by side. A **group** is one (base task, noise
 kind) with two or more levels among the records; the noise-free task (its plain label),
-when present, joins every group of its base task as rate 0. Nothing is computed for a
+when present, joins as rate 0 every group of its base task that has no rate-0 level of its own. Nothing is computed for a
 suite without such a group.
 
 Per level, the x value is the teacher's **measured** error on the pool
@@ -69,15 +69,20 @@ def _levels(lb: Leaderboard) -> pd.DataFrame:
     """Every level of every group, with the measured pool error of its teachers."""
     parsed = {t: parse_task_label(t) for t in lb.tasks}
     kinds: dict[str, set[str]] = {}
-    for base, kind, _ in parsed.values():
+    explicit_zero: set[tuple[str, str]] = set()  # (base, kind) that ran rate 0 as a noise level
+    for base, kind, rate in parsed.values():
         if kind is not None:
             kinds.setdefault(base, set()).add(kind)
+            if rate == 0.0:
+                explicit_zero.add((base, kind))
     errors: dict[str, dict[int, float]] = {}
     for r in lb.records:
         errors.setdefault(r.task, {}).setdefault(r.seed, 1.0 - float(r.teacher.get("pool_accuracy", math.nan)))
     rows = []
     for task, (base, kind, rate) in parsed.items():
-        for k in ([kind] if kind is not None else sorted(kinds.get(base, ()))):
+        # the plain task stands in for rate 0 only of the kinds that did not run rate 0 themselves
+        for k in ([kind] if kind is not None else sorted(k for k in kinds.get(base, ())
+                                                       if (base, k) not in explicit_zero)):
             m, h = mean_ci(errors[task].values())
             rows.append({"base_task": base, "kind": k, "rate": 0.0 if rate is None else rate, "task": task,
                          "pool_error_mean": m, "pool_error_ci95": h, "n_teachers": len(errors[task])})

@@ -107,3 +107,9 @@ def test_a_failing_method_is_listed_the_others_finish_and_the_report_is_written(
     assert "1 of 2 runs failed" in err
     assert read_run(run_path(tmp_path, "adhoc", "digits", "random", 0)).complete
     assert (tmp_path / "leaderboard" / "adhoc" / "leaderboard.csv").exists()
+
+
+def test_noise_kind_without_rates_is_an_error_not_a_noiseless_run(tmp_path, capsys):
+    assert main([*ADHOC, "--seeds", "0", "--noise-kind", "flip_hard", "--out", str(tmp_path)]) == 2
+    assert "--noise-kind flip_hard needs --teacher-noise" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("seed*.jsonl"))

@@ -20,6 +20,8 @@ ENTRY_POINTS = {
     "plug_func": "plugmod:a_function",
     "plug_notmethod": "plugmod:NotAMethod",
     "margin": "plugmod:OtherPick",  # named like a built-in
+    "plug_decorated": "plugmod:Decorated",  # registered by its own decorator under the same name
+    "plug_alias": "plugmod:Decorated",  # ... and under another name: the entry point's name means nothing
 }
 
 
@@ -38,6 +40,12 @@ def plugin_path(tmp_path_factory):
             pass
 
         class NotAMethod:
+            pass
+
+        from benchmark.registry import register_method
+
+        @register_method("plug_decorated")
+        class Decorated(GoodPick):
             pass
 
         def a_function(state, budget, rng):
@@ -64,10 +72,11 @@ def test_list_methods_survives_broken_plugins(plugin_path):
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     names = [line.split()[0] for line in proc.stdout.splitlines()]
-    assert "margin" in names and "plug_ok" in names
+    assert "margin" in names and "plug_ok" in names and "plug_decorated" in names
     warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning: ")]
-    assert len(warnings) == 5  # one line per broken or clashing entry point, nothing for the good one
-    for name in ("plug_import", "plug_attr", "plug_func", "plug_notmethod", "margin"):
+    assert len(warnings) == 6  # one line per broken or clashing entry point, nothing for the good ones
+    assert any("'plug_alias'" in w and "registered as 'plug_decorated'" in w for w in warnings)
+    for name in ("plug_import", "plug_attr", "plug_func", "plug_notmethod", "margin", "plug_alias"):
         assert sum(f"method plugin {name!r}" in w and "from brokenplug" in w for w in warnings) == 1
     assert any("'margin'" in w and "duplicate method name 'margin'" in w for w in warnings)
     assert any("'plug_func'" in w and "not an AcquisitionMethod subclass" in w for w in warnings)

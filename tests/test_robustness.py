@@ -104,3 +104,11 @@ def test_comparisons_use_method_names_in_a_fixed_order():
     assert comparisons(runs) == [(a, b) for a in ("rad", "rad[alpha=1]")
                                  for b in ("margin[k=2]", "power_margin", "random")]
     assert comparisons(runs[runs["method_name"] != "rad"]) == []
+
+
+def test_a_kind_that_ran_rate_zero_does_not_also_take_the_noise_free_task():
+    clean = [make_record(m, s, [0.5, 0.8], teacher={"pool_accuracy": 0.95}) for m in ("rad", "margin", "random")
+             for s in range(3)]
+    rob = build_robustness(build_leaderboard(clean + _noisy(rates=(0.0, 0.3), oracle=False)))
+    assert list(zip(rob.levels["task"], rob.levels["rate"])) == [("digits@flip_uniform-0", 0.0),
+                                                                 ("digits@flip_uniform-0.3", 0.3)]
