@@ -396,6 +396,7 @@ class _Driver:
                 self._drain()
                 for ref in ready:
                     self._collect(ref)
+                self._settle_finished()
         finally:
             self._stop()
         reused = sum(s.complete_before for s in self.slots)
@@ -449,6 +450,18 @@ class _Driver:
         except self.ray.exceptions.RayError as e:  # the worker (or its node) died
             self._lost(i, e)
         self.bar.set_postfix_str(f"{len(self.results) + len(self.failures)}/{len(self.slots)} runs")
+
+    def _settle_finished(self) -> None:
+        """A run whose complete record the driver already stored is finished, whether or not
+        Ray ever reports its task as done (a lost worker's task can stay pending without end
+        on a heavily loaded node): take the stored record and cancel the task."""
+        for ref, i in list(self.pending.items()):
+            slot = self.slots[i]  # a run complete before the grid started still has its identity checked
+            if not slot.complete_before and slot.record is not None and slot.record.complete:
+                self.pending.pop(ref)
+                self.results[i] = slot.record
+                self.ray.cancel(ref, force=False)
+                self.bar.set_postfix_str(f"{len(self.results) + len(self.failures)}/{len(self.slots)} runs")
 
     def _lost(self, i: int, error: Exception) -> None:
         """Run ``i``'s worker died: submit it again from the last round the driver received."""
