@@ -57,7 +57,7 @@ from torch import nn
 
 from benchmark.seeding import derive_seed
 from benchmark.teacher import frozen_array
-from benchmark.train import _autocast, _memory_format, as_input, predict
+from benchmark.train import _autocast, device_batches, eval_on, predict
 
 LAZY_FIELDS = ("student_probs", "student_embeddings", "student_probs_train", "student_embeddings_train",
                "pool_inputs", "initial_pool_embeddings", "student_mc_probs")
@@ -93,10 +93,7 @@ def mc_dropout_probs(model: nn.Module, x: Any, index: np.ndarray | None, device:
                      seed: int) -> np.ndarray:
     """Probabilities (samples, N, C) float32 of ``samples`` stochastic passes over ``x`` (or
     ``x[index]``) with dropout active and everything else in eval mode (see the module note)."""
-    model.eval().to(device)
-    mf = _memory_format(model, device)
-    if mf is not None:
-        model.to(memory_format=mf)
+    mf = eval_on(model, device)
     for m in model.modules():
         if isinstance(m, _STOCHASTIC):
             m.train()
@@ -106,11 +103,7 @@ def mc_dropout_probs(model: nn.Module, x: Any, index: np.ndarray | None, device:
     out: np.ndarray | None = None
     try:
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            for s in range(0, n, batch):
-                xb = x[s:s + batch] if index is None else x[index[s:s + batch]]
-                xb = as_input(torch.as_tensor(xb).to(device, non_blocking=True))
-                if mf is not None:
-                    xb = xb.contiguous(memory_format=mf)
+            for s, xb in device_batches(x, index, batch, device, mf):
                 with _autocast(device):
                     h = prefix(xb)
                 for t in range(samples):

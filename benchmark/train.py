@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -237,6 +238,27 @@ def new_model(build, seed: int) -> Classifier:
         return build()
 
 
+def eval_on(model: Classifier, device: torch.device) -> torch.memory_format | None:
+    """Put ``model`` in eval mode on ``device`` (channels-last where it helps); returns the
+    memory format its inputs should take (None: as they are)."""
+    model.eval().to(device)
+    mf = _memory_format(model, device)
+    if mf is not None:
+        model.to(memory_format=mf)
+    return mf
+
+
+def device_batches(x: np.ndarray | torch.Tensor, index: np.ndarray | None, batch: int, device: torch.device,
+                   mf: torch.memory_format | None) -> Iterator[tuple[int, torch.Tensor]]:
+    """``(start, batch)`` over ``x`` (or ``x[index]``, gathered batch by batch), as model inputs
+    on ``device``: uint8 scaled to [0, 1], in memory format ``mf``."""
+    n = len(x) if index is None else len(index)
+    for s in range(0, n, batch):
+        xb = x[s:s + batch] if index is None else x[index[s:s + batch]]
+        xb = as_input(torch.as_tensor(xb).to(device, non_blocking=True))
+        yield s, (xb.contiguous(memory_format=mf) if mf is not None else xb)
+
+
 @torch.no_grad()
 def predict(model: Classifier, x: np.ndarray | torch.Tensor, device: torch.device, batch_size: int | None = None,
             embeddings: bool = False, index: np.ndarray | None = None,
@@ -245,19 +267,11 @@ def predict(model: Classifier, x: np.ndarray | torch.Tensor, device: torch.devic
     Returns probs (N, C) float32 (with ``logits``: the logits (N, C) float32 instead) and, if
     asked, embeddings (N, d) float32. The batch size is the smaller of ``batch_size`` and the
     model's ``eval_batch_size`` (x4 on CUDA)."""
-    model.eval().to(device)
-    mf = _memory_format(model, device)
-    if mf is not None:
-        model.to(memory_format=mf)
+    mf = eval_on(model, device)
     cap = getattr(model, "eval_batch_size", batch_size) * (4 if device.type == "cuda" else 1)
     batch_size = max(1, min(batch_size or cap, cap))
     probs, embs = [], []
-    n = len(x) if index is None else len(index)
-    for s in range(0, n, batch_size):
-        xb = x[s:s + batch_size] if index is None else x[index[s:s + batch_size]]
-        xb = as_input(torch.as_tensor(xb).to(device, non_blocking=True))
-        if mf is not None:
-            xb = xb.contiguous(memory_format=mf)
+    for _, xb in device_batches(x, index, batch_size, device, mf):
         with _autocast(device):
             h = model.embed(xb)
             z = model.head(h).float()
