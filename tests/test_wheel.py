@@ -85,3 +85,21 @@ def test_installed_wheel_reproduces_the_ci_suite(venv, tmp_path):
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "site-packages" in res.stdout  # the reference it compared with is the installed one
     assert {p.name for p in tmp_path.iterdir()} <= {"cache"}  # nothing written to the working folder
+
+
+def test_installed_wheel_renders_the_html_leaderboard_from_its_templates(venv, tmp_path):
+    """The leaderboard page's templates ship in the wheel and are the ones it renders with."""
+    templates = ROOT / "benchmark" / "templates"
+    found = _run(venv, tmp_path, "python", "-c", "from benchmark.html import PAGE_TEMPLATE, environment; "
+                 "env = environment(); print(env.get_template(PAGE_TEMPLATE).filename); "
+                 "print(*sorted(env.list_templates()))")
+    assert found.returncode == 0, found.stderr
+    where, listed = found.stdout.splitlines()
+    assert Path(where).is_relative_to(venv.parent) and listed.split() == sorted(p.name for p in templates.iterdir())
+
+    res = _run(venv, tmp_path, "akd-bench", "report", "--out", str(ROOT / "results" / "reference"), "--suite", "ci",
+               "--leaderboard-dir", str(tmp_path / "ci"))
+    assert res.returncode == 0, res.stderr[-3000:]
+    page = (tmp_path / "ci" / "index.html").read_text(encoding="utf-8")
+    assert f"<style>\n{(templates / 'leaderboard.css').read_text(encoding='utf-8')}</style>\n" in page
+    assert f"<script>\n{(templates / 'leaderboard.js').read_text(encoding='utf-8')}</script>\n" in page
