@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
-_UNKNOWN = {"unexpected_keyword_argument", "extra_forbidden"}
+_UNKNOWN = {"unexpected_keyword_argument", "extra_forbidden", "invalid_key"}  # a field no spec has
 _BOUNDS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 _WORDS = {"integer": "an integer", "number": "a number", "string": "a string", "boolean": "true or false",
-          "null": "null", "object": "a mapping", "array": "a list"}
+          "null": "null", "object": "a mapping"}
 
 
 def explain(error: Any, schema: dict[str, Any]) -> tuple[str, str]:
@@ -28,17 +28,17 @@ def explain(error: Any, schema: dict[str, Any]) -> tuple[str, str]:
     ``ValidationError``) to report, with ``schema`` the JSON Schema of the validated type."""
     e = _pick(error.errors())
     loc, kind, ctx = e["loc"], e["type"], e.get("ctx") or {}
-    path, node = _walk(schema, loc)
     if kind in _UNKNOWN:
-        _, parent = _walk(schema, loc[:-1])
+        path, parent = _walk(schema, loc[:-1])
         fields = sorted({k for alt in _alternatives(schema, parent) for k in alt.get("properties", {})})
-        return path, f"unknown field; valid fields are {fields}"
+        return f"{path}.{loc[-1]}" if path else str(loc[-1]), f"unknown field; valid fields are {fields}"
+    path, node = _walk(schema, loc)
     if kind == "missing":
         return path, f"missing; expected {describe(schema, node)}"
     got = ctx.get("got", e["input"])
     if kind == "expected":
-        return path + ctx.get("where", ""), f"expected {ctx['expected']}, got {got!r}"
-    if kind in _BOUNDS:
+        path, expected = path + ctx.get("where", ""), ctx["expected"]
+    elif kind in _BOUNDS:
         expected = f"a value {_range(schema, node)}"
     elif kind == "finite_number":
         expected = "a finite number"

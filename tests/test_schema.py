@@ -179,6 +179,9 @@ def test_a_run_line_must_have_every_header_field(validator):
      "field 'teacher_noise.rates[1]': expected a value in [0, 1), got 1.5"),
     ("tasks: digits", "field 'tasks': expected a list of task names, got 'digits'"),
     ("rounds: 0", "field 'rounds': expected a value >= 1, got 0"),
+    ("3: x", "field '3': unknown field; valid fields are ['description', 'include_privileged', 'methods', 'name', "
+             "'rounds', 'seeds', 'tasks', 'teacher_noise', 'version']"),
+    ("methods: [{name: rad, params: {1: 2}}]", "field 'methods[0].params[1]': expected a string, got 1"),
 ])
 def test_a_suite_error_names_the_innermost_field_and_reads_the_schema(tmp_path, text, message):
     """Inside a union (methods: all or a list) the member the value fits is the one explained."""
