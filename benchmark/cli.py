@@ -1,9 +1,9 @@
 """Command line: ``akd-bench``, ``python -m benchmark`` or ``python run_benchmark.py``, then
-``[run|list|report|compare|reproduce|prepare|perf] ...``.
+``[run|list|report|compare|reproduce|prepare|perf|schema] ...``.
 
 With no arguments it runs the ``quick`` suite and reports it. Parsing, ``--help``,
-``--version``, ``list tasks`` / ``list suites`` and argument errors import neither torch,
-pandas nor scipy: every command imports what it needs when it runs.
+``--version``, ``list tasks`` / ``list suites``, ``schema`` and argument errors import neither
+torch, pandas nor scipy: every command imports what it needs when it runs.
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ EXAMPLES = [  # (arguments, what the command does)
     ("report --out results/reference --suite quick --leaderboard-dir results/leaderboard/quick",
      "regenerate a committed leaderboard from the suite's reference run files"),
     ("list methods", "registered methods (also: list tasks, list suites)"),
+    ("schema task > task.schema.json", "JSON Schema of task YAML files, for editors (also: schema suite, schema run)"),
     ("perf select --method coreset --n 50000 --dim 512 --budget 1000 --initial 1000", "time one selection"),
     ("prepare movie_snippets --data-dir data", "build movie_review_snippets.csv"),
     ("run --suite cpu-text --data-dir data", "then run the text suite on it"),
@@ -216,7 +217,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                     "pool points a method chose to pay for, and records test accuracy after every round.",
         epilog=_epilog(prog), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action=_VersionAction)
-    sub = parser.add_subparsers(dest="command", metavar="{run,list,report,compare,reproduce,prepare,perf}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,list,report,compare,reproduce,prepare,perf,schema}")
 
     p_run = sub.add_parser("run", help="run a suite or an ad-hoc grid (finished runs are skipped, "
                                        "interrupted ones resume)")
@@ -232,6 +233,13 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
     p_list = sub.add_parser("list", help="list registered methods, tasks or suites")
     p_list.add_argument("what", choices=["methods", "tasks", "suites"])
+
+    p_schema = sub.add_parser(
+        "schema", help="print the JSON Schema of task or suite YAML files, or of one line of a run file",
+        description="Print the JSON Schema (draft 2020-12) of a task YAML file (datasets/*.yaml), a suite YAML "
+                    "file (benchmark/suites/*.yaml) or one line of a run file (*.jsonl). Point an editor at it, "
+                    "e.g. with a first line '# yaml-language-server: $schema=./task.schema.json' in a task file.")
+    p_schema.add_argument("kind", choices=["task", "suite", "run"])
 
     p_rep = sub.add_parser("report", help="leaderboard tables, plots and HTML page from stored records (never trains)")
     _add_out(p_rep)
@@ -430,6 +438,22 @@ def _cmd_list(what: str) -> int:
     return 0
 
 
+def _cmd_schema(kind: str) -> int:
+    """Print the JSON Schema of ``kind``: task, suite or run (one line of a run file)."""
+    import json
+
+    if kind == "run":
+        from benchmark.results import line_schema
+
+        schema = line_schema()
+    else:
+        from benchmark.config import SuiteConfig, TaskConfig, json_schema
+
+        schema = json_schema(TaskConfig if kind == "task" else SuiteConfig)
+    print(json.dumps(schema, indent=2))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Run the command line on ``argv`` (default ``sys.argv[1:]``); returns the exit status:
     0 done, 1 a regression (``compare``/``reproduce``) or a closed output pipe, 2 bad input
@@ -471,6 +495,8 @@ def _main(argv: Sequence[str] | None, prog: str | None) -> int:
             return 0
         if args.command == "list":
             return _cmd_list(args.what)
+        if args.command == "schema":
+            return _cmd_schema(args.kind)
         if args.command == "perf":
             if getattr(args, "data_dir", None) is not None:
                 os.environ["AKD_BENCH_DATA_DIR"] = str(args.data_dir.expanduser().resolve())

@@ -1,8 +1,18 @@
-"""Task and suite specs: frozen dataclasses loaded from versioned YAML files and validated.
+"""Task and suite specs: frozen dataclasses loaded from versioned YAML files, validated by pydantic.
+
+Every spec is a frozen pydantic dataclass (``pydantic.dataclasses.dataclass``): still a
+dataclass, so ``dataclasses.replace``, ``asdict``, ``fields``, equality and hashing work as
+for any other. This is simpler than plain dataclasses validated through a ``TypeAdapter``:
+a field's type, constraints and default are declared once, in one place, and a spec built in
+code is checked just like one read from YAML. Field types and constraints are pydantic's
+(``Annotated`` constraints, ``Field``, validators); integers, numbers, strings and booleans
+are strict (YAML's ``true`` is no integer, ``"10"`` no number), numbers finite. The same
+types give the JSON Schema that ``python run_benchmark.py schema task|suite`` prints
+(``json_schema``), with the docstrings below as its descriptions.
 
 Every error is a ``ConfigError`` whose message names the file, the field (dotted path) and
-what was expected, e.g. ``datasets/digits.yaml: field 'splits.labeled': expected an
-integer >= 1, got -3``.
+what was expected, e.g. ``datasets/digits.yaml: field 'splits.labeled': expected a value
+>= 1, got -3`` (``benchmark.validation`` phrases pydantic's errors).
 
 Task files live in ``datasets/<name>.yaml`` (plus ``AKD_BENCH_TASK_DIRS``); suite files in
 ``benchmark/suites/<name>.yaml``. Both are registered by file name in ``TASKS`` / ``SUITES``.
@@ -10,64 +20,107 @@ Task files live in ``datasets/<name>.yaml`` (plus ``AKD_BENCH_TASK_DIRS``); suit
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
-import types
-import typing
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, Strict, TypeAdapter, ValidationError
+from pydantic.dataclasses import dataclass
+from pydantic.types import AllowInfNan
+from pydantic_core import PydanticCustomError
 
 from benchmark import paths
 from benchmark.errors import ConfigError
 from benchmark.noise_label import task_label
 from benchmark.registry import Registry
+from benchmark.validation import explain
+
+# ----------------------------------------------------------------------------- field types
+
+Int = Annotated[int, Strict()]
+Float = Annotated[float, Strict(), AllowInfNan(False)]  # an integer is taken as a number
+Str = Annotated[str, Strict()]
+Bool = Annotated[bool, Strict()]
+AtLeast1 = Annotated[Int, Field(ge=1)]
+NonNegative = Annotated[Int, Field(ge=0)]
+Positive = Annotated[Float, Field(gt=0)]
+Fraction = Annotated[Float, Field(ge=0, le=1)]
+Rate = Annotated[Float, Field(ge=0, lt=1)]
+NoiseKind = Literal["flip_uniform", "flip_hard", "flip_pairs", "train_labels"]
 
 
-# ----------------------------------------------------------------------------- checks
+def _expected(expected: str, **ctx: Any) -> PydanticCustomError:
+    """An error that ``benchmark.validation.explain`` phrases as ``expected <expected>``."""
+    return PydanticCustomError("expected", "expected {expected}", {"expected": expected, **ctx})
 
 
-def _at_least(lo: float) -> Any:
-    def check(v: Any) -> str | None:
-        return None if v >= lo else f"a value >= {lo}"
-
-    return check
-
-
-def _in_unit_interval(v: Any) -> str | None:
-    return None if 0.0 <= v <= 1.0 else "a value in [0, 1]"
-
-
-def _positive(v: Any) -> str | None:
-    return None if v > 0 else "a value > 0"
+def _first_non_finite(value: Any, where: str = "") -> tuple[str, float] | None:
+    """The path below ``value`` (``.dropout``, ``.scale[1]``) and the first NaN or inf in it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where, value
+    if isinstance(value, dict):
+        parts = ((f"{where}.{k}", v) for k, v in value.items())
+    elif isinstance(value, (list, tuple)):
+        parts = ((f"{where}[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    return next(filter(None, (_first_non_finite(v, w) for w, v in parts)), None)
 
 
-def _check(fn: Any, **kw: Any) -> Any:
-    return field(metadata={"check": fn}, **kw)
+def _finite(value: dict[str, Any]) -> dict[str, Any]:
+    """Free-form parameters hold no NaN or infinite number, at any depth."""
+    bad = _first_non_finite(value)
+    if bad is not None:
+        raise _expected("a finite number", where=bad[0], got=bad[1])
+    return value
 
 
-def _option(default: Any, check: Any = None) -> Any:
-    """A field added after version 1 of the spec format: omitted from ``spec_dict`` (and so
-    from every content hash and run id) while it keeps its default, so adding an option
-    never invalidates stored results or cached teachers."""
-    return field(default=default, metadata={"check": check, "omit_default": True})
+def _distinct(expected: str) -> AfterValidator:
+    """A list without repeats (``uniqueItems`` in the JSON Schema); else ``expected <expected>``."""
+    def check(values: list[Any]) -> list[Any]:
+        if len(set(values)) != len(values):
+            raise _expected(expected)
+        return values
 
+    return AfterValidator(check)
+
+
+UNIQUE = Field(json_schema_extra={"uniqueItems": True})
+
+Params = Annotated[dict[str, Any], BeforeValidator(lambda v: {} if v is None else v,
+                                                   json_schema_input_type=Optional[dict[str, Any]]),
+                   AfterValidator(_finite)]
+"""Free-form parameters: a mapping (empty when null) holding finite numbers only."""
+
+
+def _option(default: Any) -> Any:
+    """The default of a field added after version 1 of the spec format: ``spec_dict`` (and so
+    every content hash and run id) leaves the field out while it holds this default, so adding
+    an option never invalidates stored results or cached teachers."""
+    return Field(default, exclude_if=lambda v: v == default)
+
+
+SPEC = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 # ----------------------------------------------------------------------------- specs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SPEC)
 class ModelSpec:
     """A registered model name and its constructor parameters."""
 
-    name: str
-    params: dict[str, Any] = field(default_factory=dict)
+    name: Str
+    """A registered model, e.g. mlp, resnet20, hf_classifier (README: Models)."""
+    params: Params = field(default_factory=dict)
+    """Constructor parameters of the model, e.g. {hidden: [64], dropout: 0.1}."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SPEC)
 class TrainRecipe:
     """How a model is trained. ``batch_size: 0`` means full-batch.
 
@@ -81,30 +134,43 @@ class TrainRecipe:
     with ``w = distill_weight`` and ``tau = temperature``.
     """
 
-    epochs: int = _check(_at_least(1), default=100)
-    batch_size: int = _check(_at_least(0), default=0)
+    epochs: AtLeast1 = 100
+    """Passes over the training set."""
+    batch_size: NonNegative = 0
+    """Examples per batch; 0 trains on the whole set at once."""
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
-    lr: float = _check(_positive, default=1e-2)
-    weight_decay: float = _check(_at_least(0.0), default=0.0)
-    momentum: float = _check(_in_unit_interval, default=0.9)
+    lr: Positive = 1e-2
+    """Learning rate."""
+    weight_decay: Annotated[Float, Field(ge=0.0)] = 0.0
+    momentum: Fraction = 0.9
+    """Momentum of sgd."""
     schedule: Literal["constant", "cosine"] = "constant"
-    temperature: float = _check(_positive, default=1.0)
-    distill_weight: float = _check(_in_unit_interval, default=0.5)
-    warm_start: bool = False
+    """Learning-rate schedule over the epochs."""
+    temperature: Positive = 1.0
+    """Distillation temperature tau."""
+    distill_weight: Fraction = 0.5
+    """Weight w of the teacher's soft labels in the loss."""
+    warm_start: Bool = False
+    """Continue from the previous round's student instead of a fresh one."""
     augment: Literal["none", "crop", "crop_flip"] = _option("none")
-    crop_padding: int = _option(4, _at_least(0))
-    grad_clip: float = _option(0.0, _at_least(0.0))
+    """Image augmentation: random crops, or crops and horizontal flips."""
+    crop_padding: NonNegative = _option(4)
+    """Zero padding (pixels) of the random crops."""
+    grad_clip: Annotated[Float, Field(ge=0.0)] = _option(0.0)
+    """Largest gradient norm; 0 does not clip."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SPEC)
 class DataSpec:
     """A registered data source and its parameters (e.g. a folder path)."""
 
-    source: str
-    params: dict[str, Any] = field(default_factory=dict)
+    source: Str
+    """A registered data source, e.g. sklearn_digits, idx_folder, hf_datasets."""
+    params: Params = field(default_factory=dict)
+    """Parameters of the source, e.g. {path: data/fashion-mnist}."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SPEC)
 class SplitSpec:
     """Split sizes. ``pool: null`` takes every point left after the other splits.
 
@@ -112,36 +178,32 @@ class SplitSpec:
     ``teacher`` > 0 reserves a labeled split that only the teacher trains on.
     """
 
-    test: int = _check(_at_least(1))
-    validation: int = _check(_at_least(1))
-    labeled: int = _check(_at_least(1))
-    pool: Optional[int] = _check(lambda v: None if v is None or v >= 1 else "an integer >= 1 or null", default=None)
-    teacher: int = _check(_at_least(0), default=0)
-    class_balanced: bool = True
+    test: AtLeast1
+    validation: AtLeast1
+    labeled: AtLeast1
+    """The student's initial labeled set."""
+    pool: Optional[AtLeast1] = None
+    """Unlabeled points the methods choose from; null: every point left."""
+    teacher: NonNegative = 0
+    """A labeled split only the teacher trains on (teacher.train_on: teacher_split)."""
+    class_balanced: Bool = True
 
 
-def _noise_rate(v: Any) -> str | None:
-    return None if 0.0 <= v < 1.0 else "a rate in [0, 1)"
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SPEC)
 class NoiseSpec:
     """Controlled teacher error (``benchmark.noise``): ``kind`` and ``rate`` in [0, 1)."""
 
-    kind: Literal["flip_uniform", "flip_hard", "flip_pairs", "train_labels"]
-    rate: float = _check(_noise_rate)
+    kind: NoiseKind
+    rate: Rate
 
 
-NoiseKind = Literal["flip_uniform", "flip_hard", "flip_pairs", "train_labels"]
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SPEC)
 class NoiseAxis:
     """A suite's teacher-noise grid axis: each ``kind`` (one, or a list) at each of ``rates``."""
 
     kind: Union[NoiseKind, list[NoiseKind]]
-    rates: list[float] = _check(lambda v: None if v and all(0.0 <= r < 1.0 for r in v) and len(set(v)) == len(v)
-                                else "a non-empty list of distinct rates in [0, 1)")
+    rates: Annotated[list[Rate], Field(min_length=1), UNIQUE,
+                     _distinct("a non-empty list of distinct rates in [0, 1)")]
 
     @property
     def kinds(self) -> list[str]:
@@ -152,7 +214,7 @@ class NoiseAxis:
         return [NoiseSpec(k, float(r)) for k in self.kinds for r in self.rates]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SPEC)
 class TeacherSpec:
     """The teacher: its model, training recipe, and what it is trained on.
 
@@ -167,23 +229,30 @@ class TeacherSpec:
     train: TrainRecipe = field(default_factory=TrainRecipe)
     train_on: Literal["labeled", "teacher_split", "none"] = "labeled"
     noise: Optional[NoiseSpec] = _option(None)
+    """Controlled error in the teacher's answers; null: as trained."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SPEC)
 class TaskConfig:
     """One task: data, splits, teacher, student, recipe, and the query schedule."""
 
-    name: str
-    version: int = _check(_at_least(1))
+    name: Str
+    """The file name without .yaml."""
+    version: AtLeast1
+    """Raise it whenever the task changes; results of different versions are never mixed."""
     data: DataSpec
     splits: SplitSpec
     teacher: TeacherSpec
     student: ModelSpec
     train: TrainRecipe = field(default_factory=TrainRecipe)
-    rounds: int = _check(_at_least(1), default=10)
-    queries_per_round: int = _check(_at_least(1), default=10)
-    description: str = ""
-    card: dict[str, Any] = field(default_factory=dict)
+    """How the student is trained."""
+    rounds: AtLeast1 = 10
+    """Query rounds after round 0 (the student on the labeled set alone)."""
+    queries_per_round: AtLeast1 = 10
+    """Teacher labels bought per round."""
+    description: Str = ""
+    card: Params = field(default_factory=dict)
+    """Free-form dataset card: source, license, size, splits."""
 
     def to_dict(self) -> dict[str, Any]:
         return spec_dict(self)
@@ -211,193 +280,79 @@ class TaskConfig:
         return dataclasses.replace(self, rounds=rounds)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SPEC)
 class MethodEntry:
     """A method in a suite: registered ``name``, a ``label`` for reports, and parameters."""
 
-    name: str
-    label: str = ""
-    params: dict[str, Any] = field(default_factory=dict)
+    name: Str
+    """A registered method (see `list methods`)."""
+    label: Str = ""
+    """The name its results are stored and reported under (default: the method name)."""
+    params: Params = field(default_factory=dict)
+    """Parameters of the method."""
 
     def __post_init__(self) -> None:
         if not self.label:
             object.__setattr__(self, "label", self.name)
 
 
-@dataclass(frozen=True)
+# a method name alone stands for {name: <it>}
+MethodItem = Annotated[MethodEntry, BeforeValidator(lambda v: {"name": v} if isinstance(v, str) else v,
+                                                    json_schema_input_type=Union[str, MethodEntry])]
+
+
+@dataclass(frozen=True, config=SPEC)
 class SuiteConfig:
     """A frozen grid of tasks x methods x seeds (x teacher-noise levels). ``methods: all``
     means every built-in non-privileged method, resolved when the suite runs, and with
     ``include_privileged: true`` also the privileged analysis methods (reported, never ranked)."""
 
-    name: str
-    version: int = _check(_at_least(1))
-    tasks: list[str] = _check(lambda v: None if v else "a non-empty list of task names")
-    methods: Union[Literal["all"], list[MethodEntry]] = "all"
-    seeds: list[int] = _check(lambda v: None if v else "a non-empty list of integer seeds", default_factory=lambda: [0])
-    rounds: Optional[int] = _check(lambda v: None if v is None or v >= 1 else "an integer >= 1 or null", default=None)
-    description: str = ""
+    name: Str
+    """The file name without .yaml."""
+    version: AtLeast1
+    """Raise it whenever the suite changes."""
+    tasks: Annotated[list[Annotated[Str, Field(title="task name")]], Field(min_length=1)]
+    """Task names (see `list tasks`) or paths to task YAML files."""
+    methods: Union[Literal["all"], list[MethodItem]] = "all"
+    """all, or method names and {name, label, params} mappings."""
+    seeds: Annotated[list[Annotated[Int, Field(title="seed")]], Field(min_length=1), UNIQUE,
+                     _distinct("distinct seeds")] = field(default_factory=lambda: [0])
+    rounds: Optional[AtLeast1] = None
+    """Override the rounds of every task; null: each task's own."""
+    description: Str = ""
     teacher_noise: Optional[NoiseAxis] = None
-    include_privileged: bool = False
+    """Run every task at each of these teacher-noise levels."""
+    include_privileged: Bool = False
+    """With methods: all, also the privileged analysis methods (reported, never ranked)."""
+
+
+@functools.cache
+def _adapter(cls: type) -> TypeAdapter:
+    return TypeAdapter(cls)
 
 
 def spec_dict(obj: Any) -> Any:
-    """``dataclasses.asdict`` that drops ``_option`` fields still at their default."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        out = {}
-        for f in dataclasses.fields(obj):
-            v = getattr(obj, f.name)
-            if f.metadata.get("omit_default") and v == f.default:
-                continue
-            out[f.name] = spec_dict(v)
-        return out
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(spec_dict(v) for v in obj)
-    if isinstance(obj, dict):
-        return {k: spec_dict(v) for k, v in obj.items()}
-    return obj
+    """The spec as plain data (``dataclasses.asdict``), without the fields added after
+    version 1 that still hold their default (``_option``); what content hashes are taken of."""
+    return _adapter(type(obj)).dump_python(obj)
+
+
+def json_schema(cls: type) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a YAML file of ``cls`` (``TaskConfig`` or ``SuiteConfig``)."""
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **_adapter(cls).json_schema()}
+
+
+def build(cls: type, data: dict[str, Any], file: str) -> Any:
+    """Validate the mapping ``data`` read from ``file`` into the spec ``cls``; any defect is a
+    one-line ``ConfigError`` naming the file, the dotted field and what was expected."""
+    try:
+        return _adapter(cls).validate_python(data)
+    except ValidationError as e:
+        where, problem = explain(e, _adapter(cls).json_schema())
+        raise ConfigError(f"{file}: field '{where}': {problem}") from None
 
 
 # ----------------------------------------------------------------------------- parsing
-
-
-def _describe(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if tp is int:
-        return "an integer"
-    if tp is float:
-        return "a number"
-    if tp is bool:
-        return "true or false"
-    if tp is str:
-        return "a string"
-    if tp is Any:
-        return "any value"
-    if origin is Literal:
-        return repr(args[0]) if len(args) == 1 else "one of " + ", ".join(repr(a) for a in args)
-    if origin in (Union, types.UnionType):
-        return " or ".join("null" if a is type(None) else _describe(a) for a in args)
-    if tp is MethodEntry:
-        return "a method name or a mapping with keys ['name', 'label', 'params']"
-    if origin is list:
-        inner = _describe(args[0]).replace("a method name or a mapping", "method names or mappings")
-        return f"a list of {inner.removeprefix('a ').removeprefix('an ')}" + ("s" if inner == _describe(args[0]) else "")
-    if origin is dict:
-        return "a mapping"
-    if dataclasses.is_dataclass(tp):
-        names = [f.name for f in dataclasses.fields(tp)]
-        return f"a mapping with keys {names}"
-    return str(tp)
-
-
-class _NonFinite(ConfigError):
-    """A NaN or infinite number: wrong under every alternative of a union type."""
-
-
-def _convert(tp: Any, value: Any, where: str, file: str) -> Any:
-    def fail(expected: str | None = None) -> ConfigError:
-        return ConfigError(f"{file}: field '{where}': expected {expected or _describe(tp)}, got {value!r}")
-
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if tp is Any:
-        _check_finite(value, where, file)
-        return value
-    if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        options = [a for a in args if a is not type(None)]
-        if len(options) == 1:  # Optional[X]: X's own error names the inner field
-            return _convert(options[0], value, where, file)
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _convert(a, value, where, file)
-            except _NonFinite:
-                raise
-            except ConfigError:
-                continue
-        raise fail()
-    if origin is Literal:
-        if value in args:
-            return value
-        raise fail()
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise fail()
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise fail()
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not math.isfinite(value):
-                raise _NonFinite(f"{file}: field '{where}': expected a finite number, got {value!r}")
-            return float(value)
-        raise fail()
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        raise fail()
-    if origin is list:
-        if not isinstance(value, list):
-            raise fail()
-        return [_convert(args[0], v, f"{where}[{i}]", file) for i, v in enumerate(value)]
-    if origin is dict:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise fail()
-        _check_finite(value, where, file)
-        return dict(value)
-    if dataclasses.is_dataclass(tp):
-        if tp is MethodEntry and isinstance(value, str):
-            value = {"name": value}
-        if not isinstance(value, dict):
-            raise fail()
-        return build(tp, value, file, where)
-    raise TypeError(f"unsupported config type {tp!r}")  # a bug in a spec class, not user input
-
-
-def _check_finite(value: Any, where: str, file: str) -> None:
-    """A NaN or infinite number anywhere in a free-form value (model or method parameters, data
-    source parameters) is a ConfigError naming its dotted path, e.g. ``student.params.dropout``."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise _NonFinite(f"{file}: field '{where}': expected a finite number, got {value!r}")
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _check_finite(v, f"{where}.{k}", file)
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            _check_finite(v, f"{where}[{i}]", file)
-
-
-def build(cls: type, data: dict[str, Any], file: str, prefix: str = "") -> Any:
-    """Build the frozen dataclass ``cls`` from a mapping, validating every field."""
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        where = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
-        raise ConfigError(f"{file}: field '{where}': unknown field; valid fields are {sorted(fields)}")
-    kwargs: dict[str, Any] = {}
-    for name, f in fields.items():
-        where = f"{prefix}.{name}" if prefix else name
-        if name not in data:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ConfigError(f"{file}: field '{where}': missing; expected {_describe(hints[name])}")
-            continue
-        value = _convert(hints[name], data[name], where, file)
-        check = f.metadata.get("check")
-        if check is not None and value is not None:
-            problem = check(value)
-            if problem:
-                raise ConfigError(f"{file}: field '{where}': expected {problem}, got {data[name]!r}")
-        kwargs[name] = value
-    return cls(**kwargs)
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -452,8 +407,6 @@ def load_suite_file(path: Path | str) -> SuiteConfig:
         dup = sorted({x for x in labels if labels.count(x) > 1})
         if dup:
             raise ConfigError(f"{path}: field 'methods': expected distinct labels, got {dup[0]!r} twice")
-    if len(set(cfg.seeds)) != len(cfg.seeds):
-        raise ConfigError(f"{path}: field 'seeds': expected distinct seeds, got {cfg.seeds}")
     return cfg
 
 

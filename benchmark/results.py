@@ -4,7 +4,15 @@ A run file holds a ``run`` header line, one ``round`` line per finished round (r
 the student trained on the labeled set alone), and a ``summary`` line once the run is
 complete. Files are rewritten atomically (temp file, fsync, rename) after every round, so
 a killed run leaves either the previous or the new file, never half of one. A corrupt or
-truncated file raises ``ResultsError`` naming the file and line, and is never overwritten.
+truncated file raises ``ResultsError`` naming the file, the line and the field, and is
+never overwritten.
+
+The records are plain mutable dataclasses: the harness appends a round at a time and
+finishes the run in place, so they are validated where they cross the file boundary, as a
+whole before every write and line by line on read, by pydantic through ``TypeAdapter``
+(field types and constraints are pydantic's; numbers are strict, so a ``true`` is no
+number). Validation only checks: the values stored are those written, an integer stays an
+integer. ``line_schema`` is the JSON Schema of one line (``python run_benchmark.py schema run``).
 
 Layout: ``<out>/<suite>/<task>/<method label>/seed<k>.jsonl``.
 """
@@ -15,95 +23,97 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import Annotated, Any, Iterator, Literal, Optional, Protocol
 
 import numpy as np
+from pydantic import ConfigDict, Field, Strict, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict
 
 from benchmark.atomic import atomic_write
-
 from benchmark.errors import ResultsError
+from benchmark.validation import explain
 
 SCHEMA_VERSION = 1
 
-
-NUM = (int, float)
-_HEADER_FIELDS: dict[str, tuple] = {
-    "schema_version": (int,), "run_id": (str,), "suite": (str,), "task": (str,), "task_version": (int,),
-    "method": (str,), "method_label": (str,), "method_version": (int,), "params": (dict,), "seed": (int,),
-    "privileged": (bool,), "rounds_planned": (int,), "queries_per_round": (int,), "data_fingerprint": (str,),
-    "teacher": (dict,), "provenance": (dict,),
-}
-_ROUND_FIELDS: dict[str, tuple] = {
-    "round": (int,), "n_labeled": (int,), "n_queries": (int,), "queried": (list,), "test_accuracy": NUM,
-    "test_nll": (*NUM, type(None)), "teacher_agreement": NUM, "teacher_accuracy_on_queried": (*NUM, type(None)),
-    "mean_gain": (*NUM, type(None)), "select_seconds": NUM, "train_seconds": NUM, "method": (dict,),
-}
-_SUMMARY_FIELDS: dict[str, tuple] = {"final_accuracy": NUM, "auc": NUM, "wall_seconds": NUM}
-
-
-def _check(obj: dict[str, Any], spec: dict[str, tuple], what: str) -> None:
-    missing = [k for k in spec if k not in obj]
-    if missing:
-        raise ResultsError(f"{what}: missing field {missing[0]!r}")
-    extra = sorted(set(obj) - set(spec) - {"record"})
-    if extra:
-        raise ResultsError(f"{what}: unknown field {extra[0]!r}")
-    for k, types in spec.items():
-        v = obj[k]
-        if isinstance(v, bool) and bool not in types:
-            raise ResultsError(f"{what}: field {k!r} must be {'/'.join(t.__name__ for t in types)}, got {v!r}")
-        if not isinstance(v, types):
-            raise ResultsError(f"{what}: field {k!r} must be {'/'.join(t.__name__ for t in types)}, got {v!r}")
+Int = Annotated[int, Strict()]
+Num = Annotated[float, Strict()]  # an integer or a number (NaN allowed: it is written as null)
+Str = Annotated[str, Strict()]
+Bool = Annotated[bool, Strict()]
+Fraction = Annotated[Num, Field(ge=0, le=1)]
+RECORD = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 
 @dataclass
 class RoundRecord:
     """One round: the accuracy after training on labeled + everything queried so far."""
 
-    round: int
-    n_labeled: int
-    n_queries: int
-    queried: list[int]
-    test_accuracy: float
-    test_nll: float
-    teacher_agreement: float
-    teacher_accuracy_on_queried: float | None
-    mean_gain: float | None
-    select_seconds: float
-    train_seconds: float
+    __pydantic_config__ = RECORD
+
+    round: Int
+    """0 is the student on the labeled set alone."""
+    n_labeled: Int
+    n_queries: Int
+    """Teacher labels bought so far."""
+    queried: list[Int]
+    """Pool indices bought this round."""
+    test_accuracy: Fraction
+    test_nll: Optional[Num]
+    """Test negative log-likelihood; null if it diverged."""
+    teacher_agreement: Num
+    """Fraction of test points where student and teacher predict the same class."""
+    teacher_accuracy_on_queried: Optional[Num]
+    mean_gain: Optional[Num]
+    select_seconds: Num
+    train_seconds: Num
     method: dict[str, Any] = field(default_factory=dict)
+    """Diagnostics the method reported."""
 
     def validate(self, what: str = "round record") -> "RoundRecord":
-        _check(dataclasses.asdict(self), _ROUND_FIELDS, what)
-        if not all(isinstance(i, int) and not isinstance(i, bool) for i in self.queried):
-            raise ResultsError(f"{what}: field 'queried' must be a list of integers")
-        if not 0.0 <= self.test_accuracy <= 1.0:
-            raise ResultsError(f"{what}: field 'test_accuracy' must be in [0, 1], got {self.test_accuracy}")
+        _check(_ROUND, dataclasses.asdict(self), what)
         return self
 
 
-@dataclass
-class RunRecord:
-    """One (task, method, seed) run. ``rounds[r]`` is round r; ``summary`` is set when complete."""
+@with_config(RECORD)
+class RunSummary(TypedDict):
+    """A complete run's results."""
 
-    run_id: str
-    suite: str
-    task: str
-    task_version: int
-    method: str
-    method_label: str
-    method_version: int
+    final_accuracy: Num
+    auc: Num
+    """Normalized area under accuracy vs. queries, in [0, 1]."""
+    wall_seconds: Num
+
+
+@dataclass
+class RunHeader:
+    """What was run: task, method, seed, teacher, and the code and machine it ran on."""
+
+    __pydantic_config__ = RECORD
+
+    run_id: Str
+    suite: Str
+    task: Str
+    task_version: Int
+    method: Str
+    method_label: Str
+    method_version: Int
     params: dict[str, Any]
-    seed: int
-    privileged: bool
-    rounds_planned: int
-    queries_per_round: int
-    data_fingerprint: str
+    seed: Int
+    privileged: Bool
+    rounds_planned: Int
+    queries_per_round: Int
+    data_fingerprint: Str
     teacher: dict[str, Any]
     provenance: dict[str, Any]
+    schema_version: Literal[1]
+
+
+@dataclass
+class RunRecord(RunHeader):
+    """One (task, method, seed) run. ``rounds[r]`` is round r; ``summary`` is set when complete."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
     rounds: list[RoundRecord] = field(default_factory=list)
-    summary: dict[str, Any] | None = None
-    schema_version: int = SCHEMA_VERSION
+    summary: Optional[RunSummary] = None
 
     @property
     def complete(self) -> bool:
@@ -116,15 +126,12 @@ class RunRecord:
         return d
 
     def validate(self, what: str = "run record") -> "RunRecord":
-        _check(self.header(), _HEADER_FIELDS, f"{what} header")
-        if self.schema_version != SCHEMA_VERSION:
-            raise ResultsError(f"{what}: schema_version {self.schema_version} is not supported (expected {SCHEMA_VERSION})")
+        """Raise ``ResultsError`` naming ``what`` and the field if the record breaks the schema."""
+        _check_version(self.schema_version, what)
+        _check(_RECORD, dataclasses.asdict(self), what)
         for i, r in enumerate(self.rounds):
-            r.validate(f"{what} round {i}")
             if r.round != i:
                 raise ResultsError(f"{what}: round records out of order: position {i} holds round {r.round}")
-        if self.summary is not None:
-            _check(self.summary, _SUMMARY_FIELDS, f"{what} summary")
         return self
 
     def finish(self, wall_seconds: float) -> None:
@@ -138,6 +145,38 @@ class RunRecord:
         if self.summary is not None:
             lines.append(_dumps({"record": "summary", **self.summary}))
         return lines
+
+
+_ROUND, _RECORD = TypeAdapter(RoundRecord), TypeAdapter(RunRecord)
+_LINES = {"run": TypeAdapter(RunHeader), "round": _ROUND, "summary": TypeAdapter(RunSummary)}
+
+
+def _check(adapter: TypeAdapter, obj: dict[str, Any], what: str) -> None:
+    """Validate ``obj`` with ``adapter``; a defect is one ``ResultsError`` line naming the field."""
+    try:
+        adapter.validate_python(obj)
+    except ValidationError as e:
+        where, problem = explain(e, adapter.json_schema())
+        raise ResultsError(f"{what}: field '{where}': {problem}") from None
+
+
+def _check_version(version: Any, what: str) -> None:
+    if version != SCHEMA_VERSION:
+        raise ResultsError(f"{what}: schema_version {version!r} is not supported (expected {SCHEMA_VERSION})")
+
+
+def line_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of one line of a run file: a ``run`` header, a
+    ``round`` or the ``summary``, told apart by their ``record`` field."""
+    lines = []
+    for kind, adapter in _LINES.items():
+        schema = adapter.json_schema()
+        schema["properties"] = {"record": {"const": kind}, **schema["properties"]}
+        schema["required"] = ["record", *schema["required"]]
+        lines.append(schema)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "Run file line",
+            "description": "One line of a results file <out>/<suite>/<task>/<method>/seed<k>.jsonl (schema v1).",
+            "oneOf": lines}
 
 
 def normalized_auc(n_queries: np.ndarray, accuracy: np.ndarray) -> float:
@@ -219,26 +258,27 @@ def read_run(path: Path) -> RunRecord:
         except json.JSONDecodeError as e:
             raise ResultsError(f"{path}: line {no}: invalid JSON ({e.msg}): {hint}") from None
         kind = obj.get("record") if isinstance(obj, dict) else None
+        fields = {k: v for k, v in obj.items() if k != "record"} if kind is not None else {}
         try:
             if kind == "run" and header is None and no == 1:
-                _check(obj, _HEADER_FIELDS, "header")
-                header = {k: v for k, v in obj.items() if k != "record"}
+                _check_version(fields.get("schema_version", SCHEMA_VERSION), "header")
+                _check(_LINES["run"], fields, "header")
+                header = fields
             elif kind == "round" and header is not None and summary is None:
-                _check(obj, _ROUND_FIELDS, "round")
-                rounds.append(RoundRecord(**{k: v for k, v in obj.items() if k != "record"}).validate("round"))
+                _check(_ROUND, fields, "round")
+                rounds.append(RoundRecord(**fields))
             elif kind == "summary" and header is not None and summary is None:
-                _check(obj, _SUMMARY_FIELDS, "summary")
-                summary = {k: v for k, v in obj.items() if k != "record"}
+                _check(_LINES["summary"], fields, "summary")
+                summary = fields
             else:
                 raise ResultsError(f"unexpected record {kind!r}")
-        except (ResultsError, TypeError) as e:
+        except ResultsError as e:
             raise ResultsError(f"{path}: line {no}: {e}: {hint}") from None
     if header is None:
         raise ResultsError(f"{path}: no run header: {hint}")
     try:
-        rec = RunRecord(**header, rounds=rounds, summary=summary)
-        return rec.validate("record")
-    except (ResultsError, TypeError) as e:
+        return RunRecord(**header, rounds=rounds, summary=summary).validate("record")
+    except ResultsError as e:
         raise ResultsError(f"{path}: {e}: {hint}") from None
 
 
