@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from benchmark import paths
-from benchmark.defaults import DEFAULT_FLOOR, DEFAULT_LEVEL
-from benchmark.errors import USER_ERRORS, ConfigError, GridError
-from benchmark.noise_label import KINDS as NOISE_KINDS
+from benchmark.core import paths
+from benchmark.core.defaults import DEFAULT_FLOOR, DEFAULT_LEVEL
+from benchmark.core.errors import USER_ERRORS, ConfigError, GridError
+from benchmark.core.noise_label import KINDS as NOISE_KINDS
 
 # errno values of a failed write (full disk, quota, read-only file system): one line, exit 2
 WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
@@ -345,9 +345,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
 
 def _cmd_run(args: argparse.Namespace, report: bool) -> int:
-    from benchmark.config import NoiseAxis
-    from benchmark.runner import build_grid, run_grid
-    from benchmark.train import RUNTIME
+    from benchmark.core.config import NoiseAxis
+    from benchmark.run.runner import build_grid, run_grid
+    from benchmark.run.train import RUNTIME
 
     if args.data_dir is not None:
         os.environ["AKD_BENCH_DATA_DIR"] = str(args.data_dir.expanduser().resolve())
@@ -383,8 +383,8 @@ def _cmd_run(args: argparse.Namespace, report: bool) -> int:
 def _cmd_report(out: Path, suite: str | None, to: Path | None) -> int:
     """Write the leaderboard of every suite under ``out`` (or of ``suite``) to
     ``OUT/leaderboard/<suite>/``, or of ``suite`` to ``to``."""
-    from benchmark.report import write_report
-    from benchmark.results import load_records
+    from benchmark.reporting.report import write_report
+    from benchmark.core.results import load_records
 
     records = load_records(out, suite)
     if not records:
@@ -396,7 +396,7 @@ def _cmd_report(out: Path, suite: str | None, to: Path | None) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from benchmark.compare import compare_records, format_comparison, load_folder
+    from benchmark.reporting.compare import compare_records, format_comparison, load_folder
 
     results = load_folder(args.results, "results", args.suite)
     reference = load_folder(args.reference, "reference", args.suite)
@@ -406,7 +406,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from benchmark.reproduce import reproduce
+    from benchmark.reporting.reproduce import reproduce
 
     return reproduce(args.suite, out=args.out, reference=args.reference, device=args.device, exact=args.exact,
                      level=args.level, floor=args.floor, update=args.update_reference,
@@ -416,7 +416,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 def _cmd_list(what: str) -> int:
     if what == "methods":
-        from benchmark.registry import METHODS
+        from benchmark.core.registry import METHODS
 
         for name, cls in METHODS.items():
             doc = (cls.__doc__ or sys.modules[cls.__module__].__doc__ or "").strip().splitlines()
@@ -424,13 +424,13 @@ def _cmd_list(what: str) -> int:
             req = ",".join(sorted(cls.requires)) or "-"
             print(f"{name:<24} v{cls.version}  requires: {req:<32}{flags} {doc[0] if doc else ''}")
     elif what == "tasks":
-        from benchmark.config import TASKS, load_task
+        from benchmark.core.config import TASKS, load_task
 
         for name in TASKS.names():
             t = load_task(name)
             print(f"{name:<20} v{t.version}  {t.description}")
     else:
-        from benchmark.config import SUITES, load_suite
+        from benchmark.core.config import SUITES, load_suite
 
         for name in SUITES.names():
             s = load_suite(name)
@@ -443,11 +443,11 @@ def _cmd_schema(kind: str) -> int:
     import json
 
     if kind == "run":
-        from benchmark.results import line_schema
+        from benchmark.core.results import line_schema
 
         schema = line_schema()
     else:
-        from benchmark.config import SuiteConfig, TaskConfig, json_schema
+        from benchmark.core.config import SuiteConfig, TaskConfig, json_schema
 
         schema = json_schema(TaskConfig if kind == "task" else SuiteConfig)
     print(json.dumps(schema, indent=2))
@@ -503,24 +503,24 @@ def _main(argv: Sequence[str] | None, prog: str | None) -> int:
             if getattr(args, "threads", None) is not None:
                 os.environ["AKD_BENCH_THREADS"] = str(args.threads)
             if args.what == "train":
-                from benchmark.perf_train import perf_train
+                from benchmark.perf.training import perf_train
 
                 return perf_train(args.json, device=args.device, models=args.models, scale=args.scale)
             if args.what == "calibrate":
-                from benchmark.perf import perf_calibrate
+                from benchmark.perf.measure import perf_calibrate
 
                 return perf_calibrate(args.suite, args.methods, args.seeds, args.assume_methods, args.json,
                                       device=args.device)
             if args.what == "select":
-                from benchmark.perf import perf_select
+                from benchmark.perf.measure import perf_select
 
                 return perf_select(args.method, args.n, args.dim, args.classes, args.budget, args.device,
                                    args.initial, args.seed, args.json)
             if args.what == "targets":
-                from benchmark.perf_targets import perf_targets
+                from benchmark.perf.targets import perf_targets
 
                 return perf_targets(args.only, args.scale, args.slack, args.repeats, args.json)
-            from benchmark.perf import perf_quick
+            from benchmark.perf.measure import perf_quick
 
             return perf_quick(args.json, args.thread_settings, args.load, args.repeats)
     except USER_ERRORS as e:

@@ -1,5 +1,5 @@
 """Acquisition methods. Importing this package registers every built-in method in
-``benchmark.registry.METHODS``; one module per family."""
+``benchmark.core.registry.METHODS``; one module per family."""
 from methods.base import AcquisitionMethod, BudgetError, MethodError, MixupPlan, ScoreMethod
 from methods import random_sampling, uncertainty  # noqa: F401  (registration)
 from methods import rad  # noqa: F401  (registration)

@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmark.registry import register_method
-from benchmark.state import PoolState
+from benchmark.core.registry import register_method
+from benchmark.run.state import PoolState
 from methods.base import AcquisitionMethod
 from methods.distances import (as_tensor, blas_single_thread, check_finite, float_dtype, loop_arrays, mean_row, resolve,
                                sq_norms)

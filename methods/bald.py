@@ -13,7 +13,7 @@ information between its label and the weights,
 
 and the b largest scores are queried (the shared top-k, ties at random). BALD >= 0, and it is
 0 exactly when the T passes agree. ``mc_samples`` (T, default 20) uses the first T of the
-passes the harness computed (``benchmark.state``: pass t does not depend on how many passes
+passes the harness computed (``benchmark.run.state``: pass t does not depend on how many passes
 there are, so this is exactly a T-pass estimate).
 
 Adaptation to active distillation: none; the student plays the Bayesian model. The student
@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.config import ConfigError
-from benchmark.registry import register_method
-from benchmark.state import MC_SAMPLES, PoolState
+from benchmark.core.config import ConfigError
+from benchmark.core.registry import register_method
+from benchmark.run.state import MC_SAMPLES, PoolState
 from methods.base import MethodError, ScoreMethod
 
 _BLOCK_ELEMENTS = 1 << 20  # float64 entries of one (T, rows, C) block: 8 MB

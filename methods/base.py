@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark.errors import BudgetError, MethodError
-from benchmark.state import PoolState
+from benchmark.core.errors import BudgetError, MethodError
+from benchmark.run.state import PoolState
 from methods.topk import top_k
 
 

@@ -38,9 +38,9 @@ import numpy as np
 import torch
 from scipy.cluster.hierarchy import fcluster, linkage
 
-from benchmark.config import ConfigError
-from benchmark.registry import register_method
-from benchmark.state import PoolState
+from benchmark.core.config import ConfigError
+from benchmark.core.registry import register_method
+from benchmark.run.state import PoolState
 from methods.base import AcquisitionMethod
 from methods.distances import (CHUNK_ELEMENTS, as_tensor, check_finite, min_sq_dist, pairwise_sq_dist_block, resolve,
                                sq_norms)

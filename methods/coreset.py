@@ -16,7 +16,7 @@ distances, O(n·d) memory, on the harness's device).
 """
 from __future__ import annotations
 
-from benchmark.registry import register_method
+from benchmark.core.registry import register_method
 from methods.kcenter import KCenterMethod
 
 

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from benchmark.state import PoolState
+from benchmark.run.state import PoolState
 from methods.base import AcquisitionMethod
 from methods.distances import (as_tensor, blas_single_thread, centered, check_finite, float_dtype, loop_arrays,
                                min_sq_dist, resolve, sq_norms)

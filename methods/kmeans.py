@@ -27,7 +27,7 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
-from benchmark.state import PoolState
+from benchmark.run.state import PoolState
 from methods.distances import CHUNK_ELEMENTS, as_tensor, check_finite, resolve, sq_norms
 
 MINIBATCH_ABOVE = 50  # clusters; MiniBatchKMeans above this, as the TypiClust reference does

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.registry import register_method
-from benchmark.state import PoolState, PrivilegedView
+from benchmark.core.registry import register_method
+from benchmark.run.state import PoolState, PrivilegedView
 from methods.base import AcquisitionMethod, MethodError
 from methods.topk import top_k
 from methods.uncertainty import margin_gain

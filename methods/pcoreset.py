@@ -17,7 +17,7 @@ Implementation: ``methods.kcenter.kcenter_greedy``, shared with ``coreset``.
 """
 from __future__ import annotations
 
-from benchmark.registry import register_method
+from benchmark.core.registry import register_method
 from methods.kcenter import KCenterMethod
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.registry import register_method
-from benchmark.state import PoolState
+from benchmark.core.registry import register_method
+from benchmark.run.state import PoolState
 from methods.base import AcquisitionMethod
 
 

@@ -31,9 +31,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark.config import ConfigError
-from benchmark.registry import register_method
-from benchmark.state import PoolState
+from benchmark.core.config import ConfigError
+from benchmark.core.registry import register_method
+from benchmark.run.state import PoolState
 from methods.base import AcquisitionMethod
 from methods.topk import top_k
 from methods.uncertainty import GAINS

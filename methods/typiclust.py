@@ -39,9 +39,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmark.config import ConfigError
-from benchmark.registry import register_method
-from benchmark.state import PoolState
+from benchmark.core.config import ConfigError
+from benchmark.core.registry import register_method
+from benchmark.run.state import PoolState
 from methods.base import AcquisitionMethod
 from methods.distances import CHUNK_ELEMENTS, pairwise_sq_dist_block
 from methods.kmeans import kmeans_labels, train_then_pool

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 def _comparable(path: Path) -> dict[str, Any]:
     """Every run file under ``path`` without durations, start time and commit."""
-    from benchmark.results import iter_run_files, read_run
+    from benchmark.core.results import iter_run_files, read_run
 
     out = {}
     for p in iter_run_files(path):
@@ -118,7 +118,7 @@ def warm_speedup(suite: str, tmp: Path, repeats: int) -> dict[str, Any]:
     (all cores), local and Ray interleaved ``repeats`` times, in this process."""
     import ray
 
-    from benchmark.runner import build_grid, run_grid
+    from benchmark.run.runner import build_grid, run_grid
 
     os.environ["AKD_BENCH_CACHE"] = str(tmp / "cache-warm")
     os.environ["AKD_BENCH_THREADS"] = "1"
@@ -145,7 +145,7 @@ def overhead(n_runs: int, tmp: Path) -> dict[str, Any]:
     """(ray on one CPU - local) / runs on a grid of tiny runs with warm caches and a warm worker."""
     import ray
 
-    from benchmark.runner import build_grid, run_grid
+    from benchmark.run.runner import build_grid, run_grid
 
     os.environ["AKD_BENCH_CACHE"] = str(tmp / "cache-overhead")
     os.environ["AKD_BENCH_THREADS"] = "1"

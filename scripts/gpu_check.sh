@@ -10,9 +10,9 @@
 #   install  Hugging Face datasets (+ dill, multiprocess) from device_carry/wheels when missing,
 #            and the project itself (pip install --no-deps -e .) when not installed
 #   tests    the CUDA and GPU tests: pytest -k "cuda or gpu" over the test files that mention them
-#   parity   python -m benchmark.gpu_parity: CUDA-vs-CPU selections of the geometric and
+#   parity   python -m benchmark.perf.gpu_parity: CUDA-vs-CPU selections of the geometric and
 #            uncertainty methods on the same inputs
-#   perf     python -m benchmark.perf_gpu: the speed figures and the PASS/FAIL line
+#   perf     python -m benchmark.perf.gpu: the speed figures and the PASS/FAIL line
 #   suite    the gpu-fashion suite on CUDA, then its report and a time breakdown; it gets
 #            the wall-clock budget left, so a slow run is cut short and reported as it stands
 # Optional steps (name them in STEPS): compile (perf_gpu --compile --skip-throughput),
@@ -130,13 +130,13 @@ step install 180 '
 # only those files keeps a broken test module elsewhere from stopping this step).
 step tests 240 '$PY -m pytest -q -p no:cacheprovider -k "cuda or gpu" $(grep -l -i -E "cuda|gpu" tests/test_*.py)'
 
-step parity 240 '$PY -m benchmark.gpu_parity --device "$DEVICE" $SIZE | tee "$OUT/parity.jsonl"'
+step parity 240 '$PY -m benchmark.perf.gpu_parity --device "$DEVICE" $SIZE | tee "$OUT/parity.jsonl"'
 note "$OUT/parity.jsonl"
 
-step perf 300 '$PY -m benchmark.perf_gpu --device "$DEVICE" $SIZE | tee "$OUT/perf_gpu.jsonl"'
+step perf 300 '$PY -m benchmark.perf.gpu --device "$DEVICE" $SIZE | tee "$OUT/perf_gpu.jsonl"'
 note "$OUT/perf_gpu.jsonl"
 
-step compile 300 '$PY -m benchmark.perf_gpu --device "$DEVICE" $SIZE --compile --skip-throughput | tee "$OUT/perf_compile.jsonl"'
+step compile 300 '$PY -m benchmark.perf.gpu --device "$DEVICE" $SIZE --compile --skip-throughput | tee "$OUT/perf_compile.jsonl"'
 note "$OUT/perf_compile.jsonl"
 
 step alltests 300 '$PY -m pytest -q -p no:cacheprovider tests'

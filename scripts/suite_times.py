@@ -55,8 +55,8 @@ def markdown(times: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmark.errors import ResultsError
-    from benchmark.results import load_records
+    from benchmark.core.errors import ResultsError
+    from benchmark.core.results import load_records
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results", type=Path, help="results root (the run's --out)")

@@ -24,7 +24,7 @@ ROUNDS, QUERIES, EPOCHS = 1, 40, 1
 def write_tiny(folder: Path) -> Path:
     """Write ``<task>_tiny.yaml`` and ``gpu-fashion-tiny.yaml`` into ``folder``; returns the
     suite file's path."""
-    from benchmark.config import load_suite, load_task_file, load_suite_file, TASKS
+    from benchmark.core.config import load_suite, load_task_file, load_suite_file, TASKS
 
     suite = load_suite(SUITE)
     (task_name,) = suite.tasks

@@ -35,7 +35,7 @@ def _isolated_cache(tmp_path_factory):
 @pytest.fixture
 def fast_task():
     """The digits task with short training and 3 rounds of 5 queries: a full run in ~1 s."""
-    from benchmark.config import load_task
+    from benchmark.core.config import load_task
 
     t = load_task("digits")
     return dataclasses.replace(
@@ -53,9 +53,9 @@ def make_state(n_pool: int = 60, n_labeled: int = 10, n_queried: int = 6, num_cl
 
     Returns (state, hidden) where hidden holds what the method must never see:
     pool labels (n_pool,) and teacher probs (n_pool, C)."""
-    from benchmark.config import ModelSpec
+    from benchmark.core.config import ModelSpec
     from benchmark.models import build_model
-    from benchmark.state import PoolState, StudentFeatures
+    from benchmark.run.state import PoolState, StudentFeatures
 
     rng = np.random.default_rng(seed)
     x_pool = rng.normal(size=(n_pool, 1, 4, 4)).astype(np.float32)

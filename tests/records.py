@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from benchmark.noise_label import task_label
-from benchmark.results import RoundRecord, RunRecord, run_path, write_run
+from benchmark.core.noise_label import task_label
+from benchmark.core.results import RoundRecord, RunRecord, run_path, write_run
 
 
 def make_record(method: str, seed: int, accs: Sequence[float], *, task: str = "digits", suite: str = "s",

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from benchmark.atomic import atomic_write, sweep_stale_tmp, tmp_path as tmp_name
+from benchmark.core.atomic import atomic_write, sweep_stale_tmp, tmp_path as tmp_name
 
 
 def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
@@ -58,7 +58,7 @@ def test_a_run_sweeps_its_results_folder(tmp_path):
 
 
 def test_the_cache_is_swept_on_first_use(tmp_path, monkeypatch):
-    from benchmark import paths
+    from benchmark.core import paths
 
     dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                               text=True, check=True).stdout)

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import yaml
 
-from benchmark.config import DataSpec
+from benchmark.core.config import DataSpec
 from benchmark.data import load_data
 from benchmark.data.base import DataError, LoadedData
-from benchmark.paths import REPO_ROOT
+from benchmark.core.paths import REPO_ROOT
 from tinytask import error_line, finished_run, images, labels, run_args, run_cli, snapshot, write_parquet, write_task
 
 
@@ -61,7 +61,7 @@ def test_nan_in_an_idx_file_names_the_file(tmp_path):
 
 
 def test_any_source_returning_nan_is_refused():
-    from benchmark.registry import DATA_SOURCES
+    from benchmark.core.registry import DATA_SOURCES
 
     def nan_source():
         x = np.ones((4, 3), np.float32)

@@ -4,8 +4,8 @@ import pytest
 import torch
 from scipy import stats
 
-from benchmark.registry import METHODS
-from benchmark.state import PoolState
+from benchmark.core.registry import METHODS
+from benchmark.run.state import PoolState
 from methods.badge import GradFactors, factorized_sq_dist, kmeanspp_factorized, residuals
 
 

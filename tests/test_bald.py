@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.config import ConfigError, ModelSpec
+from benchmark.core.config import ConfigError, ModelSpec
 from benchmark.models import build_model
-from benchmark.registry import METHODS
-from benchmark.state import MC_SAMPLES, PoolState, StudentFeatures, active_dropout, mc_dropout_probs
+from benchmark.core.registry import METHODS
+from benchmark.run.state import MC_SAMPLES, PoolState, StudentFeatures, active_dropout, mc_dropout_probs
 from methods.base import MethodError
 from methods.bald import bald_scores
 
@@ -159,8 +159,8 @@ def test_students_have_a_dropout_option_that_makes_the_passes_differ(name, param
 # ----------------------------------------------------------------------------- inside the harness
 
 def _run(task, method, out):
-    from benchmark.config import MethodEntry
-    from benchmark.loop import RunSpec, execute_run
+    from benchmark.core.config import MethodEntry
+    from benchmark.run.loop import RunSpec, execute_run
 
     return execute_run(RunSpec("t", task, MethodEntry(method), 0), out, torch.device("cpu"))
 
@@ -179,7 +179,7 @@ def test_whole_run_with_a_dropout_student_is_reproducible(fast_task, tmp_path):
 def test_whole_run_without_dropout_names_the_method_and_the_fix(fast_task, tmp_path):
     import dataclasses
 
-    from benchmark.errors import MethodFailure
+    from benchmark.core.errors import MethodFailure
 
     task = dataclasses.replace(fast_task, student=ModelSpec("mlp", {"hidden": [64]}))
     with pytest.raises(MethodFailure, match=r"method 'bald' .*needs a student with active dropout.*`dropout`"):
@@ -189,8 +189,8 @@ def test_whole_run_without_dropout_names_the_method_and_the_fix(fast_task, tmp_p
 def test_the_harness_computes_as_many_passes_as_the_method_asks(fast_task, tmp_path):
     import dataclasses
 
-    from benchmark.loop import RunSpec, execute_run
-    from benchmark.config import MethodEntry
+    from benchmark.run.loop import RunSpec, execute_run
+    from benchmark.core.config import MethodEntry
 
     task = dataclasses.replace(fast_task, rounds=1, student=ModelSpec("mlp", {"hidden": [64], "dropout": 0.3}))
     rec = execute_run(RunSpec("t", task, MethodEntry("bald", params={"mc_samples": MC_SAMPLES + 10}), 0), tmp_path,

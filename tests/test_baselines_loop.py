@@ -3,9 +3,9 @@ import pytest
 import torch
 from test_loop import comparable
 
-from benchmark.config import MethodEntry
-from benchmark.loop import RunSpec, execute_run
-from benchmark.registry import METHODS
+from benchmark.core.config import MethodEntry
+from benchmark.run.loop import RunSpec, execute_run
+from benchmark.core.registry import METHODS
 
 CPU = torch.device("cpu")
 BASELINES = ["coreset", "pcoreset", "badge", "cluster_margin", "unixkd", "oracle_correct_margin"]

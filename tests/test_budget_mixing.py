@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli import main
-from benchmark.leaderboard import LeaderboardError, check_consistent
+from benchmark.reporting.leaderboard import LeaderboardError, check_consistent
 from records import make_record, store
 
 SIX = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8]

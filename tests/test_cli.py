@@ -76,7 +76,7 @@ def test_adhoc_run_then_report(tmp_path, capsys):
 
 
 def test_leaderboard_folder_rule():
-    from benchmark import paths
+    from benchmark.core import paths
 
     # every --out DIR keeps its leaderboard inside it, the default (git-ignored) results/runs too,
     # so a user's report never rewrites the committed leaderboards under results/leaderboard/

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli import main
-from benchmark.results import read_run, run_path
+from benchmark.core.results import read_run, run_path
 
 ROOT = Path(__file__).parents[1]
 ADHOC = ["run", "--tasks", "digits", "--methods", "random", "--rounds", "1", "--no-progress"]
@@ -44,7 +44,7 @@ def test_full_disk_is_one_line_and_keeps_what_was_stored(tmp_path, capsys, monke
     assert main([*ADHOC, "--seeds", "0", "--out", str(tmp_path)]) == 0
     stored = run_path(tmp_path, "adhoc", "digits", "random", 0)
     before = stored.read_bytes()
-    import benchmark.results as results
+    import benchmark.core.results as results
 
     def full(path, write):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
@@ -86,7 +86,7 @@ def test_compare_against_another_suite_is_incomparable(tmp_path, capsys):
 
 
 def test_a_failing_method_is_listed_the_others_finish_and_the_report_is_written(tmp_path, capsys):
-    from benchmark.registry import METHODS, register_method
+    from benchmark.core.registry import METHODS, register_method
     from methods.base import AcquisitionMethod
 
     @register_method("fails_in_round_2")

@@ -5,9 +5,9 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import pdist
 
 import methods.distances as distances
-from benchmark.config import ConfigError
-from benchmark.registry import METHODS
-from benchmark.state import PoolState
+from benchmark.core.config import ConfigError
+from benchmark.core.registry import METHODS
+from benchmark.run.state import PoolState
 from methods.cluster_margin import average_linkage_clusters, condensed_distances, round_robin
 from methods.distances import as_tensor
 from methods.uncertainty import margin_gain

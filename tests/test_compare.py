@@ -5,12 +5,12 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli import main
-from benchmark.config import load_suite
-from benchmark.compare import (CompareError, FINGERPRINT_FLOOR, compare_records, format_comparison,
+from benchmark.core.config import load_suite
+from benchmark.reporting.compare import (CompareError, FINGERPRINT_FLOOR, compare_records, format_comparison,
                                load_folder)
-from benchmark.leaderboard import run_row
-from benchmark.metrics import welch_tolerance
-from benchmark.results import read_run, write_run
+from benchmark.reporting.leaderboard import run_row
+from benchmark.reporting.metrics import welch_tolerance
+from benchmark.core.results import read_run, write_run
 from records import make_record, store
 
 ROOT = Path(__file__).parents[1]

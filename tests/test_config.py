@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchmark.config import ConfigError, load_suite_file, load_task, load_task_file
+from benchmark.core.config import ConfigError, load_suite_file, load_task, load_task_file
 
 
 def _task_yaml(tmp_path: Path, mutate=None, name="mytask", raw: str | None = None) -> Path:

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import benchmark.models
-from benchmark.registry import METHODS
-from benchmark.state import PrivilegedView
+from benchmark.core.registry import METHODS
+from benchmark.run.state import PrivilegedView
 from methods.base import BudgetError
 
 
@@ -116,8 +116,8 @@ WHOLE_RUN = ["power_margin", "power_entropy", "softmax_margin", "typiclust", "pr
 def test_whole_run_is_deterministic(fast_task, tmp_path, name):
     import torch
 
-    from benchmark.config import MethodEntry
-    from benchmark.loop import RunSpec, execute_run
+    from benchmark.core.config import MethodEntry
+    from benchmark.run.loop import RunSpec, execute_run
     from tests.test_loop import comparable
 
     spec = RunSpec("t", fast_task, MethodEntry(name), 0)

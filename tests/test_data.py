@@ -4,7 +4,7 @@ import gzip
 import numpy as np
 import pytest
 
-from benchmark.config import DataSpec, SplitSpec
+from benchmark.core.config import DataSpec, SplitSpec
 from benchmark.data import load_data, make_splits
 from benchmark.data.base import DataError
 from benchmark.data.idx_folder import read_idx
@@ -92,7 +92,7 @@ def test_idx_errors(tmp_path):
 
 
 def test_unknown_source_and_bad_params():
-    from benchmark.registry import UnknownNameError
+    from benchmark.core.registry import UnknownNameError
 
     with pytest.raises(UnknownNameError, match="Did you mean 'sklearn_digits'"):
         load_data(DataSpec("sklearn_digit"))

@@ -6,8 +6,8 @@ import os
 import pytest
 import torch
 
-from benchmark.config import MethodEntry, load_task
-from benchmark.loop import RunSpec, execute_run
+from benchmark.core.config import MethodEntry, load_task
+from benchmark.run.loop import RunSpec, execute_run
 
 FOLDER = "/usr/share/datasets/fashion-mnist"
 

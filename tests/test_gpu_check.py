@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.config import DataSpec, load_suite, load_task, load_task_file
+from benchmark.core.config import DataSpec, load_suite, load_task, load_task_file
 from benchmark.data import load_data
 from test_tasks import check_splits, labels_only
 
@@ -62,7 +62,7 @@ def test_gpu_fashion_task_reads_the_debian_files_through_the_data_dir(monkeypatc
 
 
 def test_gpu_parity_tiny_cpu_against_cpu_is_identical(capsys):
-    from benchmark.gpu_parity import DEFAULT_METHODS, main
+    from benchmark.perf.gpu_parity import DEFAULT_METHODS, main
 
     assert main(["--tiny", "--device", "cpu"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
@@ -75,7 +75,7 @@ def test_gpu_parity_tiny_cpu_against_cpu_is_identical(capsys):
 
 def test_gpu_parity_reports_a_different_selection(monkeypatch, capsys):
     """A device side that selects differently is reported with its count and exit status 1."""
-    import benchmark.gpu_parity as gp
+    import benchmark.perf.gpu_parity as gp
 
     real, calls = gp._select, []
 
@@ -93,7 +93,7 @@ def test_gpu_parity_reports_a_different_selection(monkeypatch, capsys):
 
 
 def test_gpu_parity_bad_arguments_are_one_line_errors(capsys):
-    from benchmark.gpu_parity import main
+    from benchmark.perf.gpu_parity import main
 
     assert main(["--device", "cpu", "--methods", "nosuch"]) == 2
     err = capsys.readouterr().err
@@ -102,7 +102,7 @@ def test_gpu_parity_bad_arguments_are_one_line_errors(capsys):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_gpu_parity_cuda_matches_cpu_tiny(capsys):
-    from benchmark.gpu_parity import main
+    from benchmark.perf.gpu_parity import main
 
     rc = main(["--tiny", "--device", "cuda"])
     out = capsys.readouterr().out

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from benchmark.config import DataSpec
+from benchmark.core.config import DataSpec
 from benchmark.data import load_data
 from benchmark.data.base import PAD, DataError
 from tests.conftest import sentiment_texts
@@ -177,7 +177,7 @@ def test_hub_id_offline_is_a_fast_one_line_error(monkeypatch):
 
 
 def test_hub_id_without_network_fails_fast_without_the_offline_variables(monkeypatch):
-    import benchmark.pretrained as pre
+    import benchmark.data.pretrained as pre
 
     for var in pre.OFFLINE_VARS:
         monkeypatch.delenv(var, raising=False)

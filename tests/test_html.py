@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from benchmark.report import write_report
+from benchmark.reporting.report import write_report
 from cdp_pipe import Chromium, find_chromium
 from records import make_record
 

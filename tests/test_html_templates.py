@@ -8,8 +8,8 @@ from importlib import resources
 import jinja2
 import pytest
 
-from benchmark import html
-from benchmark.leaderboard import build_leaderboard
+from benchmark.reporting import html
+from benchmark.reporting.leaderboard import build_leaderboard
 from records import make_record
 
 TEMPLATES = {"leaderboard.html.j2", "leaderboard.css", "leaderboard.js"}
@@ -20,7 +20,7 @@ HOSTILE_PARAM = "</pre><b>&"
 
 
 def _template_text(name: str) -> str:
-    return resources.files("benchmark").joinpath("templates", name).read_text(encoding="utf-8")
+    return resources.files("benchmark.reporting").joinpath("templates", name).read_text(encoding="utf-8")
 
 
 def _page(task: str = "digits", method: str = "margin", params: dict | None = None) -> str:

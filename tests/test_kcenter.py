@@ -4,8 +4,8 @@ import pytest
 import torch
 
 import methods.distances as distances
-from benchmark.registry import METHODS
-from benchmark.state import PoolState
+from benchmark.core.registry import METHODS
+from benchmark.run.state import PoolState
 from methods.kcenter import kcenter_greedy
 
 

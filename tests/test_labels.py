@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from benchmark.config import DataSpec, SplitSpec
+from benchmark.core.config import DataSpec, SplitSpec
 from benchmark.data import load_data, make_splits
 from benchmark.data.base import DataError
 from benchmark.data.labels import clean_labels, encode_labels

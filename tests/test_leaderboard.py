@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from benchmark.leaderboard import LeaderboardError, build_leaderboard, pooled_round_metric
+from benchmark.reporting.leaderboard import LeaderboardError, build_leaderboard, pooled_round_metric
 from records import make_record
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.state import LAZY_FIELDS, StateAccessError
+from benchmark.run.state import LAZY_FIELDS, StateAccessError
 
 
 def _reachable(root, max_objects=200_000):

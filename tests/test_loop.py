@@ -4,9 +4,9 @@ import dataclasses
 import pytest
 import torch
 
-from benchmark.config import MethodEntry
-from benchmark.loop import RunConflictError, RunSpec, execute_run
-from benchmark.results import ResultsError, read_run, run_path
+from benchmark.core.config import MethodEntry
+from benchmark.run.loop import RunConflictError, RunSpec, execute_run
+from benchmark.core.results import ResultsError, read_run, run_path
 
 CPU = torch.device("cpu")
 VOLATILE_ROUND = ("select_seconds", "train_seconds")
@@ -92,7 +92,7 @@ def test_resume_after_crash_equals_uninterrupted(fast_task, tmp_path, crash_afte
 def test_finished_run_is_skipped(fast_task, tmp_path, monkeypatch):
     spec = RunSpec("t", fast_task, MethodEntry("random"), 0)
     first = execute_run(spec, tmp_path, CPU)
-    import benchmark.loop as loop
+    import benchmark.run.loop as loop
 
     monkeypatch.setattr(loop, "get_teacher", lambda *a, **k: pytest.fail("a finished run was recomputed"))
     again = execute_run(spec, tmp_path, CPU)
@@ -127,14 +127,14 @@ def test_ledger_matches_records(fast_task, tmp_path):
 
 
 def test_unknown_method_parameter(fast_task, tmp_path):
-    from benchmark.config import ConfigError
+    from benchmark.core.config import ConfigError
 
     with pytest.raises(ConfigError, match="method 'margin': unknown parameter 'k'"):
         execute_run(RunSpec("t", fast_task, MethodEntry("margin", params={"k": 3}), 0), tmp_path, CPU)
 
 
 def test_budget_larger_than_pool(fast_task, tmp_path):
-    from benchmark.config import ConfigError
+    from benchmark.core.config import ConfigError
 
     big = dataclasses.replace(fast_task, rounds=10, queries_per_round=500)
     with pytest.raises(ConfigError, match=r"10 x 500 = 5000 exceeds the pool of 1077 points"):
@@ -145,8 +145,8 @@ def test_provenance_records_a_sha_only_for_a_checkout_of_this_project(tmp_path, 
     """An installed package inside some other repository must not record that repository's SHA."""
     import subprocess
 
-    import benchmark.loop as loop
-    from benchmark import paths
+    import benchmark.run.loop as loop
+    from benchmark.core import paths
 
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     subprocess.run(["git", "-C", str(tmp_path), "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q",

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.config import ConfigError, MethodEntry
-from benchmark.errors import GridError, MethodFailure
-from benchmark.loop import RunSpec, execute_run
-from benchmark.registry import METHODS, register_method
-from benchmark.results import read_run, run_path
-from benchmark.runner import Grid, build_grid, run_grid
-from benchmark.state import LAZY_FIELDS, PoolState
+from benchmark.core.config import ConfigError, MethodEntry
+from benchmark.core.errors import GridError, MethodFailure
+from benchmark.run.loop import RunSpec, execute_run
+from benchmark.core.registry import METHODS, register_method
+from benchmark.core.results import read_run, run_path
+from benchmark.run.runner import Grid, build_grid, run_grid
+from benchmark.run.state import LAZY_FIELDS, PoolState
 from methods.base import AcquisitionMethod, MethodError
 from tests.test_loop import comparable
 
@@ -136,7 +136,7 @@ def test_non_finite_student_outputs_give_one_clear_error_for_every_method(name):
     state = _nan_state()
     view = None
     if cls.privileged:
-        from benchmark.state import PrivilegedView
+        from benchmark.run.state import PrivilegedView
 
         view = PrivilegedView(np.zeros(40, np.int64), np.full((40, 4), 0.25, np.float32))
     with pytest.raises(MethodError, match=rf"method '{name}': PoolState field 'student_probs' has non-finite "
@@ -181,7 +181,7 @@ def test_fresh_keeps_the_complete_run_until_its_replacement_is_complete(fast_tas
     class Killed(Exception):
         pass
 
-    import benchmark.runner as runner
+    import benchmark.run.runner as runner
 
     def killed_after_round_1(*args, on_round=None, **kw):
         def stop(rec):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from benchmark.metrics import (average_ranks, mean_ci, normalized_auc, paired_differences, paired_gain,
+from benchmark.reporting.metrics import (average_ranks, mean_ci, normalized_auc, paired_differences, paired_gain,
                                paired_ttest, welch_tolerance, wilson_interval, win_rate)
 
 T975_DF2 = 4.302652729911275  # Student's t, 97.5% quantile, 2 degrees of freedom (printed tables)

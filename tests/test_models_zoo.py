@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.augment import crop_flip
-from benchmark.config import ModelSpec, TrainRecipe, load_task
+from benchmark.run.augment import crop_flip
+from benchmark.core.config import ModelSpec, TrainRecipe, load_task
 from benchmark.models import build_model
-from benchmark.train import as_input, fit, make_train_set, predict
+from benchmark.run.train import as_input, fit, make_train_set, predict
 
 CPU = torch.device("cpu")
 TEXT = {"vocab_size": 50}
@@ -104,8 +104,8 @@ def test_new_recipe_options_leave_existing_hashes_unchanged():
 
 
 def test_teacher_used_as_loaded_is_not_trained(fast_task, tmp_path, monkeypatch):
-    from benchmark.config import MethodEntry
-    from benchmark.loop import RunSpec, execute_run
+    from benchmark.core.config import MethodEntry
+    from benchmark.run.loop import RunSpec, execute_run
 
     task = dataclasses.replace(fast_task, rounds=1, teacher=dataclasses.replace(fast_task.teacher, train_on="none"))
     rec = execute_run(RunSpec("t", task, MethodEntry("random"), 0), tmp_path, CPU)

@@ -4,7 +4,7 @@ is bitwise the noiseless teacher."""
 import numpy as np
 import pytest
 
-from benchmark.noise import n_affected, noisy_labels, output_swaps, pair_map
+from benchmark.run.noise import n_affected, noisy_labels, output_swaps, pair_map
 
 
 def _probs(n=500, c=10, seed=0):

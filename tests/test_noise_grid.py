@@ -1,8 +1,8 @@
 """Teacher noise as a grid axis: each level is its own task label, so results never mix."""
 import pytest
 
-from benchmark.config import ConfigError, NoiseAxis, load_suite
-from benchmark.runner import build_grid
+from benchmark.core.config import ConfigError, NoiseAxis, load_suite
+from benchmark.run.runner import build_grid
 
 
 def test_suite_axis_expands_every_kind_and_rate():

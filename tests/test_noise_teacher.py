@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.config import MethodEntry, NoiseSpec
+from benchmark.core.config import MethodEntry, NoiseSpec
 from benchmark.data import load_data, make_splits
-from benchmark.loop import RunSpec, execute_run
-from benchmark.noise import n_affected
-from benchmark.registry import METHODS, register_method
-from benchmark.teacher import get_teacher, teacher_key
+from benchmark.run.loop import RunSpec, execute_run
+from benchmark.run.noise import n_affected
+from benchmark.core.registry import METHODS, register_method
+from benchmark.run.teacher import get_teacher, teacher_key
 from methods.base import AcquisitionMethod
 
 CPU = torch.device("cpu")
@@ -79,7 +79,7 @@ def test_the_validation_error_a_method_sees_rises_with_the_rate(fast_task, tmp_p
 
 
 def test_compare_treats_a_missing_noise_level_as_missing():
-    from benchmark.compare import compare_records
+    from benchmark.reporting.compare import compare_records
     from tests.records import make_record
 
     ref = [make_record("margin", s, [0.5, 0.6], task=t) for t in ("digits@flip_uniform-0", "digits@flip_uniform-0.2")

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from benchmark.teacher import OracleError, TeacherOracle, softmax
+from benchmark.run.teacher import OracleError, TeacherOracle, softmax
 
 
 def _logits(n, seed=0):

@@ -3,7 +3,7 @@ import json
 
 
 def test_the_estimate_counts_noise_levels_and_reports_the_runs_thread_count(tmp_path):
-    from benchmark.perf import perf_calibrate
+    from benchmark.perf.measure import perf_calibrate
 
     suite = tmp_path / "tiny-noise.yaml"
     suite.write_text("name: tiny-noise\nversion: 1\ntasks: [digits_ci]\nmethods: [margin, random]\nseeds: [0, 1]\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import perf
+from benchmark.perf import measure as perf
 from benchmark.cli import build_parser, main
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")

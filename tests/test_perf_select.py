@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from benchmark.cli import main
-from benchmark.perf import PeakMemory, measure_select, synthetic_state
-from benchmark.registry import METHODS
+from benchmark.perf.measure import PeakMemory, measure_select, synthetic_state
+from benchmark.core.registry import METHODS
 
 
 @pytest.mark.parametrize("method", METHODS.names())

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from benchmark.cli import build_parser, main
-from benchmark.perf_targets import TARGETS, check_target
+from benchmark.perf.targets import TARGETS, check_target
 
 TINY = ["--scale", "0.001", "--repeats", "1"]
 

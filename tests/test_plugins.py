@@ -42,7 +42,7 @@ def plugin_path(tmp_path_factory):
         class NotAMethod:
             pass
 
-        from benchmark.registry import register_method
+        from benchmark.core.registry import register_method
 
         @register_method("plug_decorated")
         class Decorated(GoodPick):
@@ -92,8 +92,8 @@ def test_a_broken_plugin_asked_for_by_name_is_one_clear_error(plugin_path, tmp_p
 
 
 def test_shipped_suites_run_built_in_methods_and_plugins_run_when_named(monkeypatch):
-    from benchmark import registry
-    from benchmark.runner import build_grid
+    from benchmark.core import registry
+    from benchmark.run.runner import build_grid
     from methods.base import AcquisitionMethod
 
     class Extra(AcquisitionMethod):

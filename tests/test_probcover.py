@@ -5,9 +5,9 @@ import torch
 from scipy.spatial.distance import cdist
 
 import methods.probcover as probcover
-from benchmark.config import ConfigError
-from benchmark.registry import METHODS
-from benchmark.state import PoolState
+from benchmark.core.config import ConfigError
+from benchmark.core.registry import METHODS
+from benchmark.run.state import PoolState
 from methods.base import MethodError
 from methods.probcover import delta_graph, greedy_cover, purity_delta
 

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from benchmark.config import ConfigError, MethodEntry
-from benchmark.loop import RunSpec, execute_run, instantiate_method
+from benchmark.core.config import ConfigError, MethodEntry
+from benchmark.run.loop import RunSpec, execute_run, instantiate_method
 from methods.rad import (RAD, rad_distribution, rad_inclusion_probabilities, systematic_sample,
                          worst_case_value)
 from methods.uncertainty import margin_gain

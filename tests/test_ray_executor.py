@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli import main
-from benchmark.config import MethodEntry
-from benchmark.errors import GridError
-from benchmark.loop import RunSpec
-from benchmark.registry import METHODS, register_method
-from benchmark.results import RunRecord, iter_run_files, read_run
-from benchmark.runner import Grid, build_grid, run_grid
+from benchmark.core.config import MethodEntry
+from benchmark.core.errors import GridError
+from benchmark.run.loop import RunSpec
+from benchmark.core.registry import METHODS, register_method
+from benchmark.core.results import RunRecord, iter_run_files, read_run
+from benchmark.run.runner import Grid, build_grid, run_grid
 from methods.base import AcquisitionMethod
 
 ROOT = Path(__file__).parents[1]
@@ -157,7 +157,7 @@ def test_teacher_weights_sent_with_the_outputs_fill_a_workers_cache_that_lacks_t
                                                                                     monkeypatch):
     import ray
 
-    from benchmark.ray_executor import _install_teacher_weights, _teacher_weights_path
+    from benchmark.run.ray_executor import _install_teacher_weights, _teacher_weights_path
 
     monkeypatch.setenv("AKD_BENCH_CACHE", str(tmp_path))
     task = _ci_grid().runs[0].task
@@ -255,7 +255,7 @@ def test_reproduce_takes_the_executor_too(tmp_path, capsys, monkeypatch):
 
 
 def test_the_command_line_and_the_runner_do_not_import_ray():
-    code = "import sys, benchmark.cli, benchmark.runner, benchmark.ray_executor; print('ray' in sys.modules)"
+    code = "import sys, benchmark.cli, benchmark.run.runner, benchmark.run.ray_executor; print('ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr

@@ -2,8 +2,8 @@ from importlib import metadata
 
 import pytest
 
-from benchmark import registry
-from benchmark.registry import METHODS, Registry, RegistryError, UnknownNameError, register_method
+from benchmark.core import registry
+from benchmark.core.registry import METHODS, Registry, RegistryError, UnknownNameError, register_method
 from methods.base import AcquisitionMethod
 
 
@@ -47,8 +47,8 @@ def test_invalid_names_rejected():
 
 
 def test_models_tasks_suites_use_the_same_registry_class():
-    from benchmark.config import SUITES, TASKS
-    from benchmark.registry import MODELS
+    from benchmark.core.config import SUITES, TASKS
+    from benchmark.core.registry import MODELS
 
     assert all(isinstance(r, Registry) for r in (METHODS, MODELS, TASKS, SUITES))
     assert {"mlp", "small_cnn"} <= set(MODELS.names())

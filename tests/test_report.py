@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from benchmark.leaderboard import build_leaderboard, curve_table, rounds_frame
-from benchmark.plots import accuracy_figure, auc_figure, teacher_figure
-from benchmark.report import write_report
-from benchmark.results import load_records
-from benchmark.tables import wide_curve
+from benchmark.reporting.leaderboard import build_leaderboard, curve_table, rounds_frame
+from benchmark.reporting.plots import accuracy_figure, auc_figure, teacher_figure
+from benchmark.reporting.report import write_report
+from benchmark.core.results import load_records
+from benchmark.reporting.tables import wide_curve
 from records import make_record, store
 
 ROOT = Path(__file__).parents[1]

@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchmark.compare import CompareError, load_folder
-from benchmark.config import load_suite, load_task
-from benchmark.registry import METHODS
-from benchmark.reproduce import reproduce
+from benchmark.reporting.compare import CompareError, load_folder
+from benchmark.core.config import load_suite, load_task
+from benchmark.core.registry import METHODS
+from benchmark.reporting.reproduce import reproduce
 
 ROOT = Path(__file__).parents[1]
 
@@ -80,7 +80,7 @@ def test_committed_ci_reference_covers_the_ci_suite():
 def test_reproduce_runs_with_the_requested_threads(tmp_path, monkeypatch, threads):
     """The thread count changes floating-point results, so reproduce must impose its own,
     whatever the environment asks for."""
-    import benchmark.runner as runner
+    import benchmark.run.runner as runner
 
     seen = []
     monkeypatch.setenv("AKD_BENCH_THREADS", "7")
@@ -92,8 +92,8 @@ def test_reproduce_runs_with_the_requested_threads(tmp_path, monkeypatch, thread
 
 
 def test_reference_and_tasks_default_to_the_checkouts_folders():
-    from benchmark import paths
-    from benchmark.reproduce import reference_dir
+    from benchmark.core import paths
+    from benchmark.reporting.reproduce import reference_dir
 
     assert reference_dir("ci") == ROOT / "results" / "reference" / "ci"
     assert paths.TASKS_DIR == ROOT / "datasets"
@@ -102,7 +102,7 @@ def test_reference_and_tasks_default_to_the_checkouts_folders():
 def test_an_installed_package_uses_its_shipped_copies(tmp_path, monkeypatch):
     """In a wheel, datasets/ and results/reference/ are benchmark/tasks/ and benchmark/reference/
     (the folder above the package is site-packages, which holds Hugging Face's `datasets`)."""
-    from benchmark import paths
+    from benchmark.core import paths
 
     monkeypatch.setattr(paths, "PACKAGE_DIR", tmp_path / "benchmark")
     checkout = tmp_path / "datasets"

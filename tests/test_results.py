@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from benchmark.results import ResultsError, RoundRecord, RunRecord, normalized_auc, read_run, write_run
+from benchmark.core.results import ResultsError, RoundRecord, RunRecord, normalized_auc, read_run, write_run
 
 
 def _record(n_rounds=3):
@@ -77,7 +77,7 @@ def test_atomic_write_leaves_no_temp_files(tmp_path):
 
 
 def test_a_corrupt_file_of_another_suite_does_not_block_a_suite(tmp_path):
-    from benchmark.results import load_records
+    from benchmark.core.results import load_records
     from tests.records import make_record, store
 
     store([make_record("margin", 0, [0.5, 0.6], suite="good")], tmp_path)

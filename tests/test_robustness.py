@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from benchmark.leaderboard import build_leaderboard
-from benchmark.report import write_report
-from benchmark.results import load_records
-from benchmark.robustness import build_robustness, comparisons
+from benchmark.reporting.leaderboard import build_leaderboard
+from benchmark.reporting.report import write_report
+from benchmark.core.results import load_records
+from benchmark.reporting.robustness import build_robustness, comparisons
 from records import make_record, store
 
 T975_DF2 = 4.302652729911275  # Student's t, 97.5% quantile, 2 degrees of freedom

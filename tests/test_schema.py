@@ -16,7 +16,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from benchmark.cli import main
-from benchmark.config import ConfigError, load_suite_file, load_task_file
+from benchmark.core.config import ConfigError, load_suite_file, load_task_file
 
 ROOT = Path(__file__).parents[1]
 TASK_FILES = sorted((ROOT / "datasets").glob("*.yaml"))
@@ -208,7 +208,7 @@ def test_a_task_error_of_a_missing_or_misspelt_field(tmp_path):
 
 
 def test_a_run_file_error_names_line_and_field(tmp_path):
-    from benchmark.results import ResultsError, read_run
+    from benchmark.core.results import ResultsError, read_run
 
     src = next((ROOT / "results" / "reference" / "ci").rglob("seed0.jsonl")).read_text().splitlines()
     bad = json.loads(src[2])

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from scipy.stats import chisquare
 
-from benchmark.config import ConfigError
-from benchmark.registry import METHODS
-from benchmark.state import PoolState
+from benchmark.core.config import ConfigError
+from benchmark.core.registry import METHODS
+from benchmark.run.state import PoolState
 from methods.stochastic import gumbel_top_k, power_log_weights
 
 DRAWS = 6000

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.config import TASKS, DataSpec, load_task
+from benchmark.core.config import TASKS, DataSpec, load_task
 from benchmark.data import LoadedData, load_data, make_splits
 
 ROOT = Path(__file__).parents[1]

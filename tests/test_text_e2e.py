@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import torch
 
-from benchmark.config import (DataSpec, MethodEntry, ModelSpec, SplitSpec, TaskConfig, TeacherSpec, TrainRecipe)
-from benchmark.loop import RunSpec, execute_run
+from benchmark.core.config import (DataSpec, MethodEntry, ModelSpec, SplitSpec, TaskConfig, TeacherSpec, TrainRecipe)
+from benchmark.run.loop import RunSpec, execute_run
 from tests.conftest import TINY_BERT, sentiment_texts
 
 CPU = torch.device("cpu")
@@ -57,7 +57,7 @@ def test_hf_classifier_embedding_feeds_its_head(tiny_tokenizer):
     assert h.shape == (2, 32)
     torch.testing.assert_close(m.head(h), m(x))
     torch.testing.assert_close(m(x), m(x[:, :4]))  # padding width does not matter
-    from benchmark.config import ConfigError
+    from benchmark.core.config import ConfigError
 
     with pytest.raises(ConfigError, match="vocabulary .* is smaller than the task tokenizer"):
         build_model(ModelSpec("hf_classifier", {"config": TINY_BERT}), (8,), 3, {"vocab_size": 500})
@@ -102,7 +102,7 @@ def test_encoder_cache_matches_the_encoder_and_survives_a_restart(tiny_bert_fold
 
 
 def test_frozen_encoder_refuses_a_different_tokenizer(tiny_bert_folder):
-    from benchmark.config import ConfigError
+    from benchmark.core.config import ConfigError
     from benchmark.models import build_model
 
     with pytest.raises(ConfigError, match="differs from the encoder"):
@@ -111,7 +111,7 @@ def test_frozen_encoder_refuses_a_different_tokenizer(tiny_bert_folder):
 
 
 def test_missing_model_folder_and_offline_hub_model_are_one_line_errors(monkeypatch):
-    from benchmark.config import ConfigError
+    from benchmark.core.config import ConfigError
     from benchmark.data.base import DataError
     from benchmark.models import build_model
 
@@ -134,7 +134,7 @@ def test_minilm_teacher_loads_offline(monkeypatch, tmp_path):
     from transformers import AutoTokenizer
 
     from benchmark.models import build_model
-    from benchmark.pretrained import resolve_model_ref
+    from benchmark.data.pretrained import resolve_model_ref
 
     for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
         monkeypatch.setenv(var, "1")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmark.compute import DEFAULT_THREADS, compute_identity, resolve_threads, run_threads
+from benchmark.core.compute import DEFAULT_THREADS, compute_identity, resolve_threads, run_threads
 
 ROOT = Path(__file__).parents[1]
 TIMING = {"select_seconds", "train_seconds", "wall_seconds", "started_at", "git_sha", "git_dirty"}
@@ -63,7 +63,7 @@ def test_run_threads_sets_and_restores():
 
 def test_teacher_key_holds_the_compute_setting(fast_task):
     from benchmark.data import load_data, make_splits
-    from benchmark.teacher import teacher_key
+    from benchmark.run.teacher import teacher_key
 
     data = load_data(fast_task.data)
     splits = make_splits(data, fast_task.splits, 0)

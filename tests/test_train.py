@@ -4,9 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from benchmark.config import ModelSpec, TrainRecipe
+from benchmark.core.config import ModelSpec, TrainRecipe
 from benchmark.models import build_model
-from benchmark.train import fit, make_train_set, predict, soft_targets
+from benchmark.run.train import fit, make_train_set, predict, soft_targets
 
 CPU = torch.device("cpu")
 
@@ -75,7 +75,7 @@ def test_models_embed_and_classify(name, shape):
 
 
 def test_unknown_model_parameter():
-    from benchmark.config import ConfigError
+    from benchmark.core.config import ConfigError
 
     with pytest.raises(ConfigError, match="model 'mlp': unknown parameter 'depth'"):
         build_model(ModelSpec("mlp", {"depth": 3}), (4,), 2)
@@ -114,7 +114,7 @@ def test_models_without_batchnorm_keep_the_plain_batches():
 
 
 def test_one_example_with_batchnorm_is_a_config_error():
-    from benchmark.config import ConfigError
+    from benchmark.core.config import ConfigError
 
     r = TrainRecipe(epochs=1)
     with pytest.raises(ConfigError, match="1 example, but model _TinyBN has BatchNorm layers"):
@@ -125,7 +125,7 @@ def _bn_digits_task(fast_task, labeled):
     """digits with a MobileNetV2 student in batches of 12: round 1 trains on 20 + 5 = 25 points."""
     import dataclasses
 
-    from benchmark.config import ModelSpec
+    from benchmark.core.config import ModelSpec
 
     return dataclasses.replace(
         fast_task, rounds=1, student=ModelSpec("mobilenetv2", {"width_mult": 0.25, "last_channels": 32}),
@@ -134,16 +134,16 @@ def _bn_digits_task(fast_task, labeled):
 
 
 def test_a_run_whose_last_batch_would_hold_one_example_completes(fast_task, tmp_path):
-    from benchmark.config import MethodEntry
-    from benchmark.loop import RunSpec, execute_run
+    from benchmark.core.config import MethodEntry
+    from benchmark.run.loop import RunSpec, execute_run
 
     rec = execute_run(RunSpec("t", _bn_digits_task(fast_task, 20), MethodEntry("random"), 0), tmp_path, CPU)
     assert rec.complete and rec.rounds[-1].n_queries == 5
 
 
 def test_a_labeled_set_of_one_with_batchnorm_fails_before_the_teacher_is_trained(fast_task, tmp_path, monkeypatch):
-    import benchmark.loop as loop
-    from benchmark.config import ConfigError, MethodEntry
+    import benchmark.run.loop as loop
+    from benchmark.core.config import ConfigError, MethodEntry
 
     monkeypatch.setattr(loop, "get_teacher", lambda *a, **k: pytest.fail("the teacher was trained"))
     with pytest.raises(ConfigError, match="the labeled set has 1 example, but model .* has BatchNorm layers"):
@@ -155,10 +155,10 @@ def test_the_harness_trains_on_the_teachers_logits(fast_task, tmp_path, monkeypa
     put 4.1e-4 on the wrong classes."""
     import dataclasses
 
-    import benchmark.loop as loop
-    from benchmark.config import MethodEntry
+    import benchmark.run.loop as loop
+    from benchmark.core.config import MethodEntry
     from benchmark.data import load_data, make_splits
-    from benchmark.teacher import TeacherOutputs
+    from benchmark.run.teacher import TeacherOutputs
 
     task = dataclasses.replace(fast_task, rounds=1, train=dataclasses.replace(fast_task.train, temperature=4.0,
                                                                               epochs=1))

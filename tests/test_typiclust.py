@@ -5,9 +5,9 @@ import torch
 from scipy.spatial.distance import cdist
 
 import methods.typiclust as typiclust
-from benchmark.config import ConfigError
-from benchmark.registry import METHODS
-from benchmark.state import PoolState
+from benchmark.core.config import ConfigError
+from benchmark.core.registry import METHODS
+from benchmark.run.state import PoolState
 from methods.kmeans import kmeans_labels
 from methods.typiclust import mean_knn_distance
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from benchmark.registry import METHODS
+from benchmark.core.registry import METHODS
 from methods.topk import top_k
 from methods.uncertainty import entropy_gain, least_confidence_gain, margin_gain
 

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.config import ConfigError, MethodEntry
-from benchmark.loop import RunSpec, execute_run
-from benchmark.registry import METHODS
-from benchmark.state import PoolState, PrivilegedView
+from benchmark.core.config import ConfigError, MethodEntry
+from benchmark.run.loop import RunSpec, execute_run
+from benchmark.core.registry import METHODS
+from benchmark.run.state import PoolState, PrivilegedView
 from methods.base import MethodError
 from methods.uncertainty import entropy_gain, margin_gain
 
@@ -72,8 +72,8 @@ def _mixup_task(fast_task):
 def test_mixup_run_queries_the_teacher_on_mixed_inputs(fast_task, tmp_path, monkeypatch):
     """The teacher answers the mixed inputs (not the pool points), every query is counted once,
     the student trains on the mixed inputs, and the method never holds an unpaid answer."""
-    import benchmark.loop as loop
-    import benchmark.teacher as teacher_mod
+    import benchmark.run.loop as loop
+    import benchmark.run.teacher as teacher_mod
 
     task = _mixup_task(fast_task)
     seen_inputs, answers, ledgers = [], [], []
@@ -106,8 +106,8 @@ def test_mixup_run_queries_the_teacher_on_mixed_inputs(fast_task, tmp_path, monk
     rec = execute_run(RunSpec("t", task, MethodEntry("unixkd", params={"mixup": True}), 0), tmp_path, CPU)
 
     from benchmark.data import load_data, make_splits
-    from benchmark.teacher import load_teacher_model
-    from benchmark.train import predict
+    from benchmark.run.teacher import load_teacher_model
+    from benchmark.run.train import predict
 
     data = load_data(task.data)
     splits = make_splits(data, task.splits, 0)
@@ -138,7 +138,7 @@ def test_mixup_run_queries_the_teacher_on_mixed_inputs(fast_task, tmp_path, monk
 def test_mixup_run_resumes_exactly(fast_task, tmp_path):
     from test_loop import Crash, comparable
 
-    from benchmark.results import read_run, run_path
+    from benchmark.core.results import read_run, run_path
 
     task = _mixup_task(fast_task)
     spec = RunSpec("t", task, MethodEntry("unixkd", params={"mixup": True}), 1)

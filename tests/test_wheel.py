@@ -89,8 +89,8 @@ def test_installed_wheel_reproduces_the_ci_suite(venv, tmp_path):
 
 def test_installed_wheel_renders_the_html_leaderboard_from_its_templates(venv, tmp_path):
     """The leaderboard page's templates ship in the wheel and are the ones it renders with."""
-    templates = ROOT / "benchmark" / "templates"
-    found = _run(venv, tmp_path, "python", "-c", "from benchmark.html import PAGE_TEMPLATE, environment; "
+    templates = ROOT / "benchmark" / "reporting" / "templates"
+    found = _run(venv, tmp_path, "python", "-c", "from benchmark.reporting.html import PAGE_TEMPLATE, environment; "
                  "env = environment(); print(env.get_template(PAGE_TEMPLATE).filename); "
                  "print(*sorted(env.list_templates()))")
     assert found.returncode == 0, found.stderr

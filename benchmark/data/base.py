@@ -34,10 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from benchmark import paths
-from benchmark.config import DataSpec, stable_hash
-from benchmark.errors import DataError
-from benchmark.registry import DATA_SOURCES
+from benchmark.core import paths
+from benchmark.core.config import DataSpec, stable_hash
+from benchmark.core.errors import DataError
+from benchmark.core.registry import DATA_SOURCES
 
 
 PAD = -1  # padding value of token-id inputs

@@ -26,7 +26,7 @@ mapped to 0..C-1 in sorted order (``benchmark.data.labels``). Every problem with
 empty label, text that is not valid in the file's encoding, NaN or inf in an image array)
 is a one-line ``DataError`` naming the file and the row. Relative local paths are resolved
 against the data dir (``--data-dir``).
-A hub id with no network fails in under 5 s with a one-line error (see ``benchmark.pretrained``).
+A hub id with no network fails in under 5 s with a one-line error (see ``benchmark.data.pretrained``).
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ import numpy as np
 from benchmark.data.base import (PAD, DataError, LoadedData, check_finite, file_token, names_meta,
                                  resolve_data_path, warn_once)
 from benchmark.data.labels import clean_labels, encode_labels
-from benchmark.registry import register_data_source
+from benchmark.core.registry import register_data_source
 
 LOCAL_BUILDERS = ("parquet", "csv", "json", "imagefolder", "text", "arrow")
 TEXT_BUILDERS = ("csv", "json", "text")  # builders that read text files and take an ``encoding``
@@ -195,7 +195,7 @@ def _tokenize(texts: list[str], tokenizer: Any, max_length: int) -> np.ndarray:
 def load_tokenizer(ref: str) -> Any:
     from transformers import AutoTokenizer
 
-    from benchmark.pretrained import resolve_model_ref
+    from benchmark.data.pretrained import resolve_model_ref
 
     where = resolve_model_ref(ref, "tokenizer")
     try:
@@ -283,7 +283,7 @@ def _load(path: str, name: str | None, data_files: Any, data_dir: str | None, re
         if encoding is not None:
             kwargs["encoding"] = encoding
     else:
-        from benchmark.pretrained import require_hub
+        from benchmark.data.pretrained import require_hub
 
         if encoding is not None:
             raise DataError(f"hf_datasets: encoding applies to local {list(TEXT_BUILDERS)} files, not the hub "

@@ -17,7 +17,7 @@ import numpy as np
 
 from benchmark.data.base import DataError, LoadedData, check_finite, data_dir, file_token, names_meta
 from benchmark.data.labels import clean_labels, encode_labels
-from benchmark.registry import register_data_source
+from benchmark.core.registry import register_data_source
 
 _DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 

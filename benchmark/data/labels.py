@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from benchmark.errors import DataError
+from benchmark.core.errors import DataError
 
 
 def _missing(v: Any) -> bool:

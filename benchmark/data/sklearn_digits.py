@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmark.data.base import LoadedData
-from benchmark.registry import register_data_source
+from benchmark.core.registry import register_data_source
 
 
 @register_data_source("sklearn_digits")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmark.config import SplitSpec, stable_hash
+from benchmark.core.config import SplitSpec, stable_hash
 from benchmark.data.base import DataError, LoadedData, warn_once
 
 

@@ -7,8 +7,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from benchmark.config import ConfigError, ModelSpec
-from benchmark.registry import MODELS
+from benchmark.core.config import ConfigError, ModelSpec
+from benchmark.core.registry import MODELS
 
 
 class Classifier(nn.Module):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from torch import nn
 
 from benchmark.models.base import Classifier
-from benchmark.registry import register_model
+from benchmark.core.registry import register_model
 
 
 @register_model("small_cnn")

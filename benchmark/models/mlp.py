@@ -6,7 +6,7 @@ import math
 from torch import nn
 
 from benchmark.models.base import Classifier, mlp_classifier
-from benchmark.registry import register_model
+from benchmark.core.registry import register_model
 
 
 @register_model("mlp")

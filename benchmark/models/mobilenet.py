@@ -15,7 +15,7 @@ from torch import nn
 
 from benchmark.models.base import Classifier
 from benchmark.models.resnet_cifar import ConvNet, _init
-from benchmark.registry import register_model
+from benchmark.core.registry import register_model
 
 # (expansion t, output channels c, repeats n, first stride s); strides adapted to 32x32
 _STAGES = ((1, 16, 1, 1), (6, 24, 2, 1), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))

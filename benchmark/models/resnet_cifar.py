@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.models.base import Classifier
-from benchmark.registry import register_model
+from benchmark.core.registry import register_model
 
 
 class BasicBlock(nn.Module):

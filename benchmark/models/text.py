@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from benchmark.models.base import Classifier, mlp_classifier
-from benchmark.registry import register_model
+from benchmark.core.registry import register_model
 
 
 def right_padded(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

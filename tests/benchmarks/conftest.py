@@ -19,7 +19,7 @@ def ratio(benchmark):
     subject() / floor().
 
     ``subject`` and ``floor`` are callables returning a cost (seconds, or seconds per sample);
-    wrap a plain callable with ``benchmark.perf.timed``. Floor and subject alternate, floor
+    wrap a plain callable with ``benchmark.perf.measure.timed``. Floor and subject alternate, floor
     first in each round, after one untimed call of each (unless ``warmup`` is False). The
     medians, the per-round ratios and the median ratio go to the benchmark's extra_info and
     are printed (run pytest with ``-s`` to see them)."""

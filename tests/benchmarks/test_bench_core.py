@@ -14,10 +14,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmark.config import load_task
+from benchmark.core.config import load_task
 from benchmark.models import build_model
-from benchmark.perf import timed
-from benchmark.train import fit, make_train_set
+from benchmark.perf.measure import timed
+from benchmark.run.train import fit, make_train_set
 from methods.topk import top_k
 
 # Upper bounds on the median ratio: several times the ratio measured under two busy loops on

@@ -14,8 +14,8 @@ import dataclasses
 import pytest
 import torch
 
-from benchmark.perf import timed
-from benchmark.perf_train import default_cases, measure
+from benchmark.perf.measure import timed
+from benchmark.perf.training import default_cases, measure
 
 CPU = torch.device("cpu")
 # model: (largest median cost in 512^3 matrix products per sample, examples per measurement)
@@ -40,7 +40,7 @@ def gemm_floor(repeats: int = 20):
 
 
 def test_every_registered_model_is_measured():
-    from benchmark.registry import MODELS
+    from benchmark.core.registry import MODELS
 
     aliases = {"resnet_cifar"}  # the same network as resnet20/resnet56
     assert set(MODELS.names()) - aliases == set(CASES) == set(MAX_COST)

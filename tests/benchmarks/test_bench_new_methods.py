@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.perf import measure_select, synthetic_state, timed
-from benchmark.registry import METHODS
-from benchmark.state import MC_SAMPLES, PoolState
+from benchmark.perf.measure import measure_select, synthetic_state, timed
+from benchmark.core.registry import METHODS
+from benchmark.run.state import MC_SAMPLES, PoolState
 
 MAX_RATIO = {"power_margin": 3.0, "power_entropy": 3.0, "softmax_margin": 3.0, "bald": 3.0,
              "typiclust": 30.0, "probcover": 3.0}

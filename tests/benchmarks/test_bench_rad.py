@@ -6,7 +6,7 @@ The absolute target (<= 0.3 s on 2 CPU cores) is checked by ``python run_benchma
 """
 import numpy as np
 
-from benchmark.perf import timed
+from benchmark.perf.measure import timed
 from methods.rad import rad_inclusion_probabilities, systematic_sample
 
 N, B, K = 1_000_000, 10_000, 100_000

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.perf import PeakMemory, measure_select, synthetic_state, timed
-from benchmark.registry import METHODS
+from benchmark.perf.measure import PeakMemory, measure_select, synthetic_state, timed
+from benchmark.core.registry import METHODS
 from methods.cluster_margin import average_linkage_clusters
 from methods.uncertainty import margin_gain
 

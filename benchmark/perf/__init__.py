@@ -1,0 +1,2 @@
+"""Performance measurements that are commands, not tests: ``run_benchmark.py perf ...`` and
+``python -m benchmark.perf.measure.gpu``."""

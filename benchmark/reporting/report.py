@@ -1,0 +1,138 @@
+"""Write one suite's leaderboard from stored run records; ``report`` never trains.
+
+Files written to the output folder (see ``benchmark.core.paths.leaderboard_dir`` for where):
+
+- ``leaderboard.csv``: one row per (task, method): versions, seeds, rank, mean and 95% CI
+  half-width of AUC, final accuracy, paired gains over random, teacher accuracy on the
+  queried points, select/train seconds and teacher queries;
+- ``runs.csv`` (the per-seed values behind it), ``curves.csv`` (accuracy at each query
+  count), ``teacher_on_queried.csv`` (per round), ``ranks.csv``, ``win_rates.csv``;
+- ``leaderboard.md`` and ``leaderboard.tex``: every table with versions and seed counts;
+- ``accuracy_curves``, ``teacher_on_queried``, ``auc_bars`` as ``.png`` and ``.svg``;
+- ``index.html``: the self-contained sortable page with the plots and the provenance;
+- only when some task ran at two or more teacher-noise levels (``benchmark.reporting.robustness``):
+  ``robustness.csv``, ``robustness_pairs.csv`` and ``robustness`` as ``.png`` and ``.svg``,
+  with their tables in ``leaderboard.md`` and ``index.html``.
+
+The same records always give byte-identical files.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from benchmark.reporting.html import render_html
+from benchmark.reporting.leaderboard import Leaderboard, build_leaderboard, provenance_summary
+from benchmark.reporting.plots import render_all
+from benchmark.core.results import RunRecord
+from benchmark.reporting.robustness import Robustness, build_robustness, markdown_section
+from benchmark.reporting.tables import (MAIN_ALIGN, MAIN_HEADER, TEACHER_CURVE_NOTE, latex, main_rows, markdown, rank_header,
+                              rank_rows, ranking_caption, task_caption, wide_curve, wide_interval, win_matrix)
+
+CSV_FLOAT = "%.6f"
+
+
+def _intro(lb: Leaderboard) -> str:
+    return (f"{len(lb.records)} complete runs; mean ± {lb.level:.0%} CI over seeds (Student's t). AUC: area under "
+            f"test accuracy vs teacher queries divided by the query range. Gains over random are paired by seed. "
+            f"Rank 1 = highest mean AUC among non-privileged methods; privileged methods are never ranked.")
+
+
+def markdown_document(lb: Leaderboard, rob: Robustness | None = None) -> str:
+    """Every table of the leaderboard as one Markdown document (with the robustness section
+    when ``rob`` is given)."""
+    head, rows = win_matrix(lb)
+    captions = "\n\n".join(task_caption(lb, t) for t in lb.tasks)
+    parts = [f"# AKD-Bench leaderboard: suite `{lb.suite}`", _intro(lb),
+             "## Leaderboard", captions, markdown(MAIN_HEADER, main_rows(lb), MAIN_ALIGN),
+             "## Average rank across tasks",
+             "Rank by mean AUC per task (1 = best; ties share the average rank), averaged over the tasks each "
+             f"method ran. {ranking_caption(lb)}.",
+             markdown(rank_header(lb), rank_rows(lb), "l" + "r" * (len(rank_header(lb)) - 1)),
+             "## Pairwise win rate (row beats column)",
+             "Share of (task, seed) pairs where the row's AUC is higher (ties count half); `*`: p < 0.05, "
+             f"two-sided paired t-test on the AUC differences. {ranking_caption(lb)}.",
+             markdown(head, rows, "l" + "r" * (len(head) - 1))]
+    for task in lb.tasks:
+        cap = task_caption(lb, task)
+        h, r = wide_curve(lb.curves[lb.curves["task"] == task])
+        parts += [f"## {task}: test accuracy vs teacher queries", cap, markdown(h, r)]
+        h, r = wide_interval(lb.teacher_curves[lb.teacher_curves["task"] == task])
+        parts += [f"## {task}: teacher accuracy on the points queried in each round",
+                  cap + TEACHER_CURVE_NOTE.format(ci=f"{lb.level:.0%}"), markdown(h, r)]
+    if rob is not None:
+        parts += markdown_section(rob, lb.level)
+    p = provenance_summary(lb.records)
+    pk = ", ".join(f"{k} {'/'.join(v for v, _ in vs)}" for k, vs in p["packages"].items())
+    prov = [f"- code (git SHA): {'; '.join(f'{v} ({n} runs)' for v, n in p['code'])}",
+            f"- device: {'; '.join(f'{v} ({n} runs)' for v, n in p['device'])}",
+            f"- packages: {pk}"]
+    if lb.skipped:
+        prov.append(f"- incomplete runs left out: {', '.join(lb.skipped)}")
+    parts += ["## Provenance", "\n".join(prov)]
+    return "\n\n".join(parts) + "\n"
+
+
+def latex_document(lb: Leaderboard) -> str:
+    """The leaderboard, average ranks, win rates and accuracy curves as booktabs tables."""
+    caps = " ".join(task_caption(lb, t) + "." for t in lb.tasks)
+    head, rows = win_matrix(lb)
+    rc = ranking_caption(lb)
+    tables = [latex(MAIN_HEADER, main_rows(lb), f"AKD-Bench suite {lb.suite}: leaderboard. {caps}",
+                    f"tab:{lb.suite}-leaderboard", MAIN_ALIGN, fit=True),
+              latex(rank_header(lb), rank_rows(lb), f"Suite {lb.suite}: rank by mean AUC per task and average rank; "
+                                                    f"{rc}.", f"tab:{lb.suite}-ranks",
+                    "l" + "r" * (len(rank_header(lb)) - 1)),
+              latex(head, rows, f"Suite {lb.suite}: pairwise win rate over (task, seed) AUC pairs, row beats column; "
+                                f"* p < 0.05 (paired t-test); {rc}.", f"tab:{lb.suite}-win-rates",
+                    "l" + "r" * (len(head) - 1))]
+    for task in lb.tasks:
+        h, r = wide_curve(lb.curves[lb.curves["task"] == task])
+        tables.append(latex(h, r, f"Suite {lb.suite}: test accuracy vs teacher queries; {task_caption(lb, task)}.",
+                            f"tab:{lb.suite}-{task}-accuracy"))
+    header = "% Generated by AKD-Bench from stored run records; needs \\usepackage{booktabs,graphicx}.\n"
+    return header + "\n\n".join(tables) + "\n"
+
+
+def _csv(df: pd.DataFrame) -> bytes:
+    return df.to_csv(index=False, float_format=CSV_FLOAT, lineterminator="\n").encode()
+
+
+def render_report(lb: Leaderboard) -> dict[str, bytes]:
+    """``{file name: bytes}`` of every output file."""
+    rob = build_robustness(lb)
+    figures = render_all(lb, rob)
+    files = {
+        "leaderboard.csv": _csv(lb.summary), "runs.csv": _csv(lb.runs), "curves.csv": _csv(lb.curves),
+        "teacher_on_queried.csv": _csv(lb.teacher_curves), "ranks.csv": _csv(lb.ranks),
+        "win_rates.csv": _csv(lb.win_rates), "leaderboard.md": markdown_document(lb, rob).encode(),
+        "leaderboard.tex": latex_document(lb).encode(), **figures,
+        "index.html": render_html(lb, figures, rob).encode(),
+    }
+    if rob is not None:
+        files.update({"robustness.csv": _csv(rob.table), "robustness_pairs.csv": _csv(rob.pairs)})
+    return dict(sorted(files.items()))
+
+
+def write_report(records: list[RunRecord], out_dir: Path, echo: bool = True, level: float = 0.95) -> list[Path]:
+    """Write every output file for one suite's records to ``out_dir``; print the main tables."""
+    lb = build_leaderboard(records, level=level)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, data in render_report(lb).items():
+        path = out_dir / name
+        tmp = path.with_name(f".{name}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+        written.append(path)
+    if echo:
+        print(f"## suite {lb.suite}: leaderboard\n")
+        print("\n".join(task_caption(lb, t) for t in lb.tasks) + "\n")
+        print(markdown(MAIN_HEADER, main_rows(lb), MAIN_ALIGN))
+        for task in lb.tasks:
+            h, r = wide_curve(lb.curves[lb.curves["task"] == task])
+            print(f"\n## {task}: test accuracy vs teacher queries\n\n{task_caption(lb, task)}\n\n{markdown(h, r)}")
+        print(f"\nwrote {len(written)} files to {out_dir} (open {out_dir / 'index.html'})")
+    return written
