@@ -89,7 +89,8 @@ def test_missing_new_and_incomparable_methods():
     res = [make_record("margin", s, [0.5, 0.7], method_version=2) for s in range(2)]
     comp = compare_records(res, ref[:2])
     assert comp.groups[0].status == "incomparable" and "method version 2 vs reference 1" in comp.groups[0].problems[0]
-    assert "--update-reference" in format_comparison(comp, "R", "F")
+    hint = format_comparison(comp, "R", "F").splitlines()[-1]
+    assert "rerun the results with the reference's settings" in hint and "--update-reference" in hint
 
 
 def test_exact_mode_compares_selected_indices():

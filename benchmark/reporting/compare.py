@@ -21,7 +21,8 @@ a task every complete run shares the rounds, queries per round and resolved task
 configuration, and every seed of a method shares the method, version and parameters;
 otherwise ``CompareError`` names two runs and the field. A (task, method) of the reference
 that the results lack fails; a different task or method version, method, parameters,
-rounds or queries per round on any seed fails as incomparable (the reference is stale);
+rounds or queries per round on any seed fails as incomparable (results or reference were run with
+other settings);
 results with no reference are listed as new and pass.
 """
 from __future__ import annotations
@@ -282,8 +283,10 @@ def format_comparison(comp: Comparison, results_label: str, reference_label: str
         lines.append(f"compare: FAILED: {len(failed)} of {len(comp.groups)} (task, method) pairs: "
                      + ", ".join(f"{g.task}/{g.method} ({g.status})" for g in failed))
         if any(g.status == "incomparable" for g in failed):
-            lines.append("hint: the reference is stale for this configuration; regenerate it "
-                         "(python run_benchmark.py reproduce --suite NAME --update-reference)")
+            lines.append("hint: results and reference were run with different settings (the FAIL lines name "
+                         "them): rerun the results with the reference's settings, or, if the change is meant, "
+                         "regenerate the reference (python run_benchmark.py reproduce --suite NAME "
+                         "--update-reference)")
         if comp.exact and any(p for g in failed for p in g.problems if "round" in p):
             lines.append("hint: exact selections differ; if only the machine changed (another CPU or library "
                          "build), rerun without --exact to apply the statistical check alone")

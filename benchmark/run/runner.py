@@ -16,6 +16,7 @@ from typing import Sequence
 from tqdm.auto import tqdm
 
 from benchmark.core.config import ConfigError, MethodEntry, NoiseAxis, SuiteConfig, load_suite, load_task
+from benchmark.models.base import check_model_spec
 from benchmark.run.loop import RunSpec, execute_run, instantiate_method
 from benchmark.core.registry import METHODS, builtin_method_names
 from benchmark.core.atomic import sweep_stale_tmp
@@ -69,12 +70,17 @@ def build_grid(suite: str | None = None, tasks: Sequence[str] | None = None, met
         rounds = rounds if rounds is not None else cfg.rounds
         noise = noise if noise is not None else cfg.teacher_noise
     else:
-        if not (tasks and methods and seeds is not None and len(seeds)):
-            raise ConfigError("run needs --suite NAME, or an ad-hoc grid given by --tasks, --methods and --seeds")
+        missing = [flag for flag, given in (("--tasks", tasks), ("--methods", methods), ("--seeds", seeds)) if not given]
+        if missing:
+            raise ConfigError(f"run needs --suite NAME, or an ad-hoc grid given by all of --tasks, --methods and "
+                              f"--seeds (missing: {', '.join(missing)})")
         name, task_names, entries, seed_list = "adhoc", list(tasks), parse_methods(methods), list(seeds)
     for e in entries:
         instantiate_method(e)
     task_cfgs = [load_task(t).with_rounds(rounds) for t in dict.fromkeys(task_names)]
+    for t in task_cfgs:  # before any teacher is trained
+        check_model_spec(t.student, f"task {t.name}: field 'student'")
+        check_model_spec(t.teacher.model, f"task {t.name}: field 'teacher.model'")
     if noise is not None:
         task_cfgs = [t.with_noise(level) for t in task_cfgs for level in noise.levels()]
     entries = _distinct_labels(entries)
