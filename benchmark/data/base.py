@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.core import paths
+from benchmark.core.atomic import atomic_write
 from benchmark.core.config import DataSpec, stable_hash
 from benchmark.core.errors import DataError
 from benchmark.core.registry import DATA_SOURCES
@@ -229,8 +230,6 @@ def load_data(spec: DataSpec, use_cache: bool = True) -> LoadedData:
                 arrays["meta"] = np.str_(json.dumps(data.meta, sort_keys=True))
             if data.x_test is not None:
                 arrays.update(x_test=data.x_test, y_test=data.y_test)
-            tmp = cache_file.with_suffix(".tmp.npz")
-            np.savez(tmp, **arrays)
-            tmp.replace(cache_file)
+            atomic_write(cache_file, lambda tmp: np.savez(tmp, **arrays))  # per-process temporary name
     _MEMORY[key] = data
     return data
