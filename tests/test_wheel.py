@@ -1,13 +1,18 @@
 """A non-editable install works: build the wheel, install it into a fresh virtual
 environment and use it from an empty folder (no checkout on the path).
 
-The venv sees the system site-packages, so torch and the other dependencies come from
-there (``--no-deps``); nothing is downloaded. The build runs offline (``--no-index
---no-build-isolation``), with the setuptools of the running interpreter.
+The venv sees the site-packages of the interpreter running the tests (a plain venv, a
+pyenv or a system Python alike) through a ``.pth`` file that lists them, so torch and the
+other dependencies come from there (``--no-deps``); nothing is downloaded. Their ``.pth``
+files are not run, so an editable install of this project there does not reach the venv.
+The build runs offline (``--no-index --no-build-isolation``), with the setuptools of the
+running interpreter.
 """
 from __future__ import annotations
 
+import json
 import os
+import site
 import subprocess
 import sys
 import tomllib
@@ -34,6 +39,15 @@ def test_package_list_holds_every_package():
     assert not (ROOT / "datasets" / "__init__.py").exists()  # would shadow Hugging Face datasets
 
 
+def _site_dirs() -> list[str]:
+    """The running interpreter's site-packages folders (a venv's own, and the base ones where
+    it sees them; the user's where Python uses it), in search order."""
+    dirs = list(site.getsitepackages())
+    if site.ENABLE_USER_SITE:
+        dirs.append(site.getusersitepackages())
+    return [d for d in dict.fromkeys(dirs) if os.path.isdir(d)]
+
+
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory) -> Path:
     """A venv with the freshly built wheel installed; returns its bin folder."""
@@ -42,12 +56,16 @@ def venv(tmp_path_factory) -> Path:
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-index", "--no-build-isolation",
                     "-w", str(tmp / "dist"), str(src)], check=True, capture_output=True)
     (wheel,) = (tmp / "dist").glob("akd_bench-*.whl")
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(tmp / "venv")],
-                   check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp / "venv")], check=True, capture_output=True)
     bin_dir = tmp / "venv" / ("Scripts" if os.name == "nt" else "bin")
-    # the system pip, run by the venv's interpreter, installs into the venv
-    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
-                   check=True, capture_output=True)
+    inner = subprocess.run([str(bin_dir / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                           check=True, capture_output=True, text=True).stdout.strip()
+    # plain folder lines: appended to sys.path after the venv's own site-packages, their .pth files not run
+    (Path(inner) / "running_interpreter.pth").write_text("".join(f"{d}\n" for d in _site_dirs()))
+    # the running interpreter's pip, run by the venv's interpreter, installs into the venv; the
+    # project installed where the tests run stays (--ignore-installed) and is shadowed by the wheel
+    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+                    "--ignore-installed", str(wheel)], check=True, capture_output=True)
     return bin_dir
 
 
@@ -58,9 +76,25 @@ def _run(bin_dir: Path, cwd: Path, *cmd: str, shell: bool = False, **env: str) -
                           shell=shell)
 
 
+def test_the_checkout_does_not_leak_into_the_venv(venv, tmp_path):
+    """Neither an editable finder of this project nor the checkout's folder is on the venv's
+    import path, so the tests below exercise the wheel; the running interpreter's packages are."""
+    found = _run(venv, tmp_path, "python", "-c", "import json, sys; print(json.dumps({'path': sys.path, "
+                 "'hooks': [repr(f) for f in (*sys.meta_path, *sys.path_hooks)]}))")
+    assert found.returncode == 0, found.stderr
+    seen = json.loads(found.stdout)
+    assert not [h for h in seen["hooks"] if "__editable__" in h and "akd_bench" in h], seen["hooks"]
+    assert ROOT not in [Path(p).resolve() for p in seen["path"] if p], seen["path"]
+    assert set(_site_dirs()) <= set(seen["path"])
+    imported = _run(venv, tmp_path, "python", "-c", "import pandas, pydantic, torch")
+    assert imported.returncode == 0, imported.stderr[-2000:]
+
+
 def test_installed_wheel_works_from_an_empty_folder(venv, tmp_path):
-    where = _run(venv, tmp_path, "python", "-c", "import benchmark; print(benchmark.__file__)")
-    assert Path(where.stdout.strip()).is_relative_to(venv.parent), where  # the wheel, not the checkout
+    where = _run(venv, tmp_path, "python", "-c", "import benchmark, methods; print(benchmark.__file__); "
+                 "print(methods.__file__)")
+    files = where.stdout.split()
+    assert len(files) == 2 and all(Path(f).is_relative_to(venv.parent) for f in files), where  # the wheel, not the checkout
 
     tasks = _run(venv, tmp_path, "akd-bench", "list", "tasks")
     assert tasks.returncode == 0, tasks.stderr
