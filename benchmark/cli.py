@@ -18,6 +18,10 @@ from benchmark.core import paths
 from benchmark.core.defaults import DEFAULT_FLOOR, DEFAULT_LEVEL
 from benchmark.core.errors import USER_ERRORS, ConfigError, GridError
 from benchmark.core.noise_label import KINDS as NOISE_KINDS
+from benchmark.core.numerics import MODES as NUMERICS_MODES
+
+# commands that compute (train, select, time): they run in a numerics mode
+COMPUTING = frozenset({"run", "reproduce", "perf", None})
 
 # errno values of a failed write (full disk, quota, read-only file system): one line, exit 2
 WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
@@ -172,11 +176,19 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=_positive_int,
                    help="CPU threads for torch and BLAS (default: 1, so CPU results do not depend on the core "
                         "count; more threads are recorded in the run header and the run id)")
+    _add_numerics(p)
     _add_out(p)
     p.add_argument("--fresh", action="store_true",
                    help="start every run of the grid over; an existing run file is kept as <file>.bak")
     _add_executor_args(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+def _add_numerics(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--numerics", choices=NUMERICS_MODES,
+                   help="portable: CPU libraries pinned to code paths every x86-64 CPU computes alike, so records "
+                        "are the same on any machine; fast: each library's fastest path for this CPU (records tied "
+                        "to it). Part of the run id and recorded (default: $AKD_BENCH_NUMERICS, else portable)")
 
 
 def _add_executor_args(p: argparse.ArgumentParser, shares: bool = True) -> None:
@@ -279,6 +291,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p_rpr.add_argument("--threads", type=_positive_int, default=1,
                        help="torch CPU threads; the default 1 makes CPU results independent of the core count "
                             "(default: %(default)s)")
+    _add_numerics(p_rpr)
     _add_executor_args(p_rpr, shares=False)
     p_rpr.add_argument("--use-cache", action="store_true", help="reuse cached teachers and data instead of an "
                                                                  "empty private cache")
@@ -341,6 +354,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                                                                      "counts (default: %(default)s)")
     pg.add_argument("--threads", type=_positive_int, help="CPU threads for torch")
     pg.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    for sp in (ps, pt, pc, pg):
+        _add_numerics(sp)
     return parser
 
 
@@ -471,12 +486,31 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         return 1
 
 
+def _enter_numerics(args: argparse.Namespace, entry: bool) -> None:
+    """Put a computing command in its numerics mode: at the program's entry (``entry``) by
+    re-executing it with the pinned environment where needed; in-process by setting the mode
+    that torch's run-time pins and the run ids follow. Raises ``ConfigError`` for a bad
+    ``$AKD_BENCH_NUMERICS``."""
+    from benchmark.core import numerics
+
+    if args.command not in COMPUTING:
+        return
+    try:
+        mode = numerics.resolve_mode(getattr(args, "numerics", None))
+    except ValueError as e:
+        raise ConfigError(f"{numerics.MODE_ENV}: {e}") from None
+    if entry:
+        numerics.ensure_process(mode)
+    os.environ[numerics.MODE_ENV] = mode
+
+
 def _main(argv: Sequence[str] | None, prog: str | None) -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
     if args.command == "report" and args.leaderboard_dir is not None and args.suite is None:
         parser.error("argument --leaderboard-dir: name the suite it holds with --suite")
     try:
+        _enter_numerics(args, entry=argv is None)
         if args.command is None:
             args = parser.parse_args(["run", "--suite", "quick"])
             return _cmd_run(args, report=True)

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from benchmark.core import numerics
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -18,6 +20,18 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # The harness's own thread setting (configure_threads) reads AKD_BENCH_THREADS.
 torch.set_num_threads(1)
 os.environ["AKD_BENCH_THREADS"] = "1"
+
+
+def pytest_configure(config):
+    """The tests compute in the portable numerics mode, as the command line does. Its pins are
+    read when the libraries load, so a test process started without them re-executes itself
+    once with them, after giving its output back to the terminal."""
+    if numerics.pins_at_start():
+        return
+    capture = config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:
+        capture.stop_global_capturing()
+    numerics.ensure_process("portable")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -43,6 +43,7 @@ import torch
 
 from benchmark.core import paths
 from benchmark.core.compute import compute_identity
+from benchmark.core.numerics import provenance as numerics_provenance
 from benchmark.core.config import ConfigError, MethodEntry, TaskConfig, spec_dict, stable_hash
 from benchmark.data import LoadedData, Splits, load_data, make_splits
 from benchmark.core.errors import RunConflictError
@@ -315,6 +316,7 @@ class _RunLoop:
                      "validation_error": self.val_err, "test_accuracy": accuracy(self.teacher.test_probs, self.y_test),
                      "pool_accuracy": float((self.teacher_pool_pred == self.y_pool).mean()), **noise},
             provenance={**_code_provenance(), "device": _device_name(self.device), "compute": p.compute,
+                        "numerics": numerics_provenance(),
                         "task_config": task.to_dict(),
                         "label_names": list(p.data.label_names),  # class i of the run is label_names[i] in the data
                         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -123,8 +123,12 @@ def teacher_identity(task: TaskConfig, seed: int) -> str:
 
 
 def worker_env() -> dict[str, str]:
-    """The driver's environment variables that the workers get (``AKD_BENCH_*``, HF offline)."""
-    return {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIXES) or k in ENV_NAMES}
+    """The driver's environment variables that the workers get (``AKD_BENCH_*``, HF offline),
+    and the numerics pins the driver started with, so workers compute as it does."""
+    from benchmark.core.numerics import worker_env as numerics_env
+
+    own = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIXES) or k in ENV_NAMES}
+    return {**own, **numerics_env()}
 
 
 # ----------------------------------------------------------------------------- worker side
