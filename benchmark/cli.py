@@ -305,8 +305,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         return [None if x == "default" else int(x) for x in items]
 
     _positive_float = _number(float, lambda v: v > 0.0 and v != float("inf"), "a number > 0")
-    p_perf = sub.add_parser("perf", help="measure performance (quick, select, train, calibrate, targets)")
-    perf_sub = p_perf.add_subparsers(dest="what", metavar="{quick,select,train,calibrate,targets}", required=True)
+    p_perf = sub.add_parser("perf", help="measure performance (quick, select, train, calibrate, targets, numerics)")
+    perf_sub = p_perf.add_subparsers(dest="what", metavar="{quick,select,train,calibrate,targets,numerics}",
+                                     required=True)
     pq = perf_sub.add_parser("quick", help="time the whole quick suite and its report, on an empty cache")
     pq.add_argument("--threads", dest="thread_settings", type=_thread_settings,
                     help="torch threads of the run; several, e.g. 1,2,default, are timed interleaved "
@@ -354,6 +355,13 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                                                                      "counts (default: %(default)s)")
     pg.add_argument("--threads", type=_positive_int, help="CPU threads for torch")
     pg.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    pn = perf_sub.add_parser("numerics", help="time a suite in the portable and the fast numerics mode, "
+                                               "interleaved; prints the ratio portable / fast")
+    pn.add_argument("--suite", default="quick", help="the suite to time (default: %(default)s)")
+    pn.add_argument("--seeds", help="only these seeds of the suite, e.g. 0 or 0-2 (default: the suite's)")
+    pn.add_argument("--methods", help="only these methods, comma-separated (default: the suite's)")
+    pn.add_argument("--repeats", type=_positive_int, default=1, help="runs per mode (default: %(default)s)")
+    pn.add_argument("--json", type=Path, help="also write the measurement to this JSON file")
     for sp in (ps, pt, pc, pg):
         _add_numerics(sp)
     return parser
@@ -550,6 +558,12 @@ def _main(argv: Sequence[str] | None, prog: str | None) -> int:
 
                 return perf_select(args.method, args.n, args.dim, args.classes, args.budget, args.device,
                                    args.initial, args.seed, args.json)
+            if args.what == "numerics":
+                from benchmark.perf.numerics_cost import perf_numerics
+
+                extra = [*(["--seeds", args.seeds] if args.seeds else []),
+                         *(["--methods", args.methods] if args.methods else [])]
+                return perf_numerics(args.suite, args.repeats, extra, args.json)
             if args.what == "targets":
                 from benchmark.perf.targets import perf_targets
 
