@@ -168,6 +168,9 @@ class DataSpec:
     """A registered data source, e.g. sklearn_digits, idx_folder, hf_datasets."""
     params: Params = field(default_factory=dict)
     """Parameters of the source, e.g. {path: data/fashion-mnist}."""
+    dedupe: Bool = _option(False)
+    """Drop test rows that copy a training row, and repeats of a training row (first copy kept),
+    before the splits are drawn; either way such copies are reported in one warning line."""
 
 
 @dataclass(frozen=True, config=SPEC)

@@ -39,6 +39,7 @@ from benchmark.core.atomic import atomic_write
 from benchmark.core.config import DataSpec, stable_hash
 from benchmark.core.errors import DataError
 from benchmark.core.registry import DATA_SOURCES
+from benchmark.data.duplicates import screen
 
 
 PAD = -1  # padding value of token-id inputs
@@ -190,7 +191,17 @@ def _check_params(loader: Any, spec: DataSpec) -> None:
 
 
 def load_data(spec: DataSpec, use_cache: bool = True) -> LoadedData:
-    """Load a dataset through its registered source, with in-process and on-disk caches.
+    """Load a dataset through its registered source, with in-process and on-disk caches, and
+    screen it for test rows that copy training rows (``benchmark.data.duplicates``: one
+    warning line per dataset; with ``spec.dedupe`` the copies are dropped)."""
+    data, note = screen(_load_source(spec, use_cache), spec)
+    if note is not None:
+        warn_once(note)  # once per dataset, files and dedupe setting
+    return data
+
+
+def _load_source(spec: DataSpec, use_cache: bool) -> LoadedData:
+    """The dataset as its source gives it, through the in-process and on-disk caches.
 
     A source may define ``loader.cache_token(**params)`` (e.g. the sizes and modification
     times of the files it reads, or an early one-line error); it becomes part of the key."""

