@@ -24,7 +24,12 @@ def tmp_path(path: Path) -> Path:
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)``, fsync ``tmp``, rename it to ``path``; returns ``path``."""
+    """Call ``write(tmp)``, fsync ``tmp``, rename it to ``path``; returns ``path``.
+
+    An ``OSError`` with an errno from writing, syncing or renaming (a full disk, a read-only
+    file system) is raised again with ``path`` as its ``filename`` (same errno, same subclass,
+    the original as its cause), so its message names the file meant, not the temporary one or
+    none at all; other exceptions pass unchanged. The temporary file is removed either way."""
     path = Path(path)
     tmp = tmp_path(path)
     try:
@@ -32,6 +37,10 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        if e.errno is None:
+            raise
+        raise OSError(e.errno, e.strerror or os.strerror(e.errno), str(path)) from e
     finally:
         tmp.unlink(missing_ok=True)
     return path

@@ -18,6 +18,7 @@ The same records always give byte-identical files.
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -25,12 +26,14 @@ import pandas as pd
 from benchmark.reporting.html import render_html
 from benchmark.reporting.leaderboard import Leaderboard, build_leaderboard, provenance_summary
 from benchmark.reporting.plots import render_all
-from benchmark.core.results import RunRecord
+from benchmark.core.atomic import atomic_write, sweep_stale_tmp
+from benchmark.core.results import RunRecord, run_path
 from benchmark.reporting.robustness import Robustness, build_robustness, markdown_section
 from benchmark.reporting.tables import (MAIN_ALIGN, MAIN_HEADER, TEACHER_CURVE_NOTE, latex, main_rows, markdown, rank_header,
                               rank_rows, ranking_caption, task_caption, wide_curve, wide_interval, win_matrix)
 
 CSV_FLOAT = "%.6f"
+NAMED_UNFINISHED = 3  # unfinished run files named in the warning; the rest are counted
 
 
 def _intro(lb: Leaderboard) -> str:
@@ -115,18 +118,33 @@ def render_report(lb: Leaderboard) -> dict[str, bytes]:
     return dict(sorted(files.items()))
 
 
+def unfinished_warning(records: list[RunRecord]) -> str | None:
+    """The ``warning: ...`` line naming the unfinished runs among ``records`` that the report
+    leaves out (their run files, relative to the results folder; the first few, then a count),
+    or None when every run is finished."""
+    files = sorted(str(run_path(Path(), r.suite, r.task, r.method_label, r.seed)) for r in records if not r.complete)
+    if not files:
+        return None
+    named = ", ".join(files[:NAMED_UNFINISHED]) + (f" and {len(files) - NAMED_UNFINISHED} more"
+                                                    if len(files) > NAMED_UNFINISHED else "")
+    return (f"warning: {len(files)} unfinished run file{'s' if len(files) > 1 else ''} left out of the report: "
+            f"{named}; run the suite again to finish {'them' if len(files) > 1 else 'it'}")
+
+
 def write_report(records: list[RunRecord], out_dir: Path, echo: bool = True, level: float = 0.95) -> list[Path]:
-    """Write every output file for one suite's records to ``out_dir``; print the main tables."""
+    """Write every output file for one suite's records to ``out_dir``; print the main tables.
+    Unfinished runs are left out with one warning line on stderr (``unfinished_warning``);
+    temporary files that killed writers left in ``out_dir`` are removed."""
     lb = build_leaderboard(records, level=level)
+    note = unfinished_warning(records)
+    if note:
+        print(note, file=sys.stderr)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    sweep_stale_tmp(out_dir, recursive=False)  # what writers killed mid-file left behind
     written = []
     for name, data in render_report(lb).items():
-        path = out_dir / name
-        tmp = path.with_name(f".{name}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
-        written.append(path)
+        written.append(atomic_write(out_dir / name, lambda tmp, data=data: tmp.write_bytes(data)))
     if echo:
         print(f"## suite {lb.suite}: leaderboard\n")
         print("\n".join(task_caption(lb, t) for t in lb.tasks) + "\n")
