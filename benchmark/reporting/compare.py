@@ -23,7 +23,9 @@ otherwise ``CompareError`` names two runs and the field. A (task, method) of the
 that the results lack fails; a different task or method version, method, parameters,
 rounds or queries per round on any seed fails as incomparable (results or reference were run with
 other settings);
-results with no reference are listed as new and pass.
+results with no reference are listed as new and pass. Results made by other code of the
+method than the reference (the run headers' ``method_code``) get a note, and seeds of one
+method made by different code a warning on stderr (``benchmark.reporting.code_drift``).
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ import numpy as np
 
 from benchmark.core.defaults import DEFAULT_FLOOR, DEFAULT_LEVEL
 from benchmark.core.errors import CompareError
+from benchmark.reporting.code_drift import code_note, warn_mixed_code
 from benchmark.reporting.leaderboard import LeaderboardError, check_consistent, run_row
 from benchmark.reporting.metrics import welch_tolerance
 from benchmark.core.results import RunRecord, read_run
@@ -192,8 +195,11 @@ def compare_records(results: list[RunRecord], reference: list[RunRecord], level:
                     floor: float = DEFAULT_FLOOR, exact: bool = False) -> Comparison:
     """Compare complete runs of ``results`` with those of ``reference`` per (task, method).
 
-    Raises ``CompareError`` for a bad ``level`` or ``floor``, or a side whose runs mix budgets
-    or configurations (one line naming two runs and the field that differs).
+    Prints on stderr a warning per (task, method) of either side whose seeds were made by
+    different code of the method; a (task, method) whose results were made by other code than
+    its reference gets a note. Raises ``CompareError`` for a bad ``level`` or ``floor``, or a
+    side whose runs mix budgets or configurations (one line naming two runs and the field that
+    differs).
     """
     if not 0.0 < level < 1.0:
         raise CompareError(f"--level must be in (0, 1), got {level}")
@@ -212,6 +218,8 @@ def compare_records(results: list[RunRecord], reference: list[RunRecord], level:
         comp.notes.append(f"incomplete result runs left out: {', '.join(partial)}")
     res_g = _groups([r for r in results if r.complete])
     ref_g = _groups([r for r in reference if r.complete])
+    warn_mixed_code([r for g in res_g.values() for r in g.values()], "in the results")
+    warn_mixed_code([r for g in ref_g.values() for r in g.values()], "in the reference")
     for key in sorted(set(ref_g) | set(res_g)):
         task, method = key
         if key not in res_g:
@@ -224,6 +232,9 @@ def compare_records(results: list[RunRecord], reference: list[RunRecord], level:
             continue
         res, ref = res_g[key], ref_g[key]
         g = GroupResult(task, method, "ok")
+        note = code_note(res.values(), ref.values())
+        if note is not None:
+            g.notes.append(note)
         diffs = _incomparable(res, ref)
         if diffs:
             g.status = "incomparable"

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark.reporting.code_drift import warn_mixed_code
 from benchmark.reporting.html import render_html
 from benchmark.reporting.leaderboard import Leaderboard, build_leaderboard, provenance_summary
 from benchmark.reporting.plots import render_all
@@ -132,10 +133,12 @@ def unfinished_warning(records: list[RunRecord]) -> str | None:
 
 
 def write_report(records: list[RunRecord], out_dir: Path, echo: bool = True, level: float = 0.95) -> list[Path]:
-    """Write every output file for one suite's records to ``out_dir``; print the main tables.
+    """Write every output file for one suite's records to ``out_dir``; print the main tables, and
+    on stderr a warning per (task, method) whose seeds were made by different code of the method.
     Unfinished runs are left out with one warning line on stderr (``unfinished_warning``);
     temporary files that killed writers left in ``out_dir`` are removed."""
     lb = build_leaderboard(records, level=level)
+    warn_mixed_code(lb.records)
     note = unfinished_warning(records)
     if note:
         print(note, file=sys.stderr)

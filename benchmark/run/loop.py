@@ -41,13 +41,14 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from benchmark.core import paths
+from benchmark.core import code_fingerprint, paths
 from benchmark.core.compute import compute_identity
 from benchmark.core.numerics import provenance as numerics_provenance
 from benchmark.core.config import ConfigError, MethodEntry, TaskConfig, spec_dict, stable_hash
 from benchmark.data import LoadedData, Splits, load_data, make_splits
 from benchmark.core.errors import RunConflictError
 from benchmark.models import build_model
+from benchmark.run.conflict import check_same_code, check_same_run
 from benchmark.run.noise import OUTPUT_KINDS, flip_new_answers
 from benchmark.core.registry import METHODS
 from benchmark.core.results import SCHEMA_VERSION, FileStore, RoundRecord, RunRecord, RunStore, run_path
@@ -111,14 +112,6 @@ def _device_name(device: torch.device) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
-def _compute_text(compute: dict[str, Any] | None) -> str:
-    """``device cpu, 1 threads, float32, torch 2.13`` (or ``unknown`` for old run files)."""
-    if not compute:
-        return "unknown"
-    threads = f", {compute['threads']} threads" if compute.get("threads") else ""
-    return f"device {compute.get('device')}{threads}, {compute.get('precision')}, torch {compute.get('torch')}"
-
-
 def _ask_method(method: Any, state: PoolState, budget: int, rng: np.random.Generator, view: Any,
                 where: str) -> tuple[np.ndarray, MixupPlan | None, dict[str, Any]]:
     """The method's selection, mixing plan and diagnostics for one round. Whatever goes wrong
@@ -150,8 +143,12 @@ class _RunPlan:
 
     ``method`` is the instantiated (validated) method; ``privileged`` and ``requires`` come from
     its registered class, so nothing the method does at run time changes what it may see.
-    ``run_id`` (20 hex digits) identifies the run's configuration: task, method and version,
-    parameters, seed, data fingerprint and compute setting."""
+    ``run_id`` (20 hex digits) is the hash of ``identity``, the run's configuration: task,
+    method and version, parameters, seed, data fingerprint and compute setting.
+    ``method_code`` is the fingerprint of the method's code (``benchmark.core.code_fingerprint``;
+    None when its source cannot be found); it is recorded in the run header but is not part of
+    the run id, so a changed method is refused where it meets its stored results
+    (``benchmark.run.conflict.check_same_code``) instead of silently starting a second run."""
 
     spec: RunSpec
     method: Any
@@ -161,7 +158,9 @@ class _RunPlan:
     splits: Splits
     params: dict[str, Any]
     compute: dict[str, Any]
+    identity: dict[str, Any]
     run_id: str
+    method_code: str | None
 
 
 def _plan_run(spec: RunSpec, device: torch.device) -> _RunPlan:
@@ -180,28 +179,27 @@ def _plan_run(spec: RunSpec, device: torch.device) -> _RunPlan:
                           f"{task.rounds * q} exceeds the pool of {n_pool} points")
     params = method.get_params()
     compute = compute_identity(device)
-    run_id = stable_hash({"schema": SCHEMA_VERSION, "task": task.to_dict(), "method": spec.method.name,
-                          "method_version": method.version, "params": params, "seed": seed,
-                          "data": data.fingerprint, "compute": compute}, length=20)
+    identity = {"schema": SCHEMA_VERSION, "task": task.to_dict(), "method": spec.method.name,
+                "method_version": method.version, "params": params, "seed": seed, "data": data.fingerprint,
+                "compute": compute}
     return _RunPlan(spec, method, bool(registered.privileged), frozenset(registered.requires), data, splits,
-                    params, compute, run_id)
+                    params, compute, identity, stable_hash(identity, length=20),
+                    code_fingerprint.method_code(registered))
 
 
 def _stored_record(plan: _RunPlan, store: RunStore, log: Callable[[str], None]) -> RunRecord | None:
     """Resume, first half: the record ``store`` holds for this run (complete or partial), or None.
 
     Logs ``resuming <where> after round k`` for a partial record. Raises ``RunConflictError``
-    when the store holds a different run (another run id), and whatever ``store.load`` raises
-    for a corrupt record (the stored file is left untouched)."""
+    when the store holds a different run (another run id; the message names the fields that
+    differ) or a run made by other code of the method (a record without a code fingerprint,
+    written before it was recorded, is accepted), and whatever ``store.load`` raises for a
+    corrupt record (the stored file is left untouched)."""
     existing = store.load()
     if existing is None:
         return None
-    if existing.run_id != plan.run_id:
-        raise RunConflictError(
-            f"{store.where} holds a different run (run_id {existing.run_id}, this run {plan.run_id}: the task, method "
-            f"parameters, data or compute setting ({_compute_text(plan.compute)}; stored: "
-            f"{_compute_text(existing.provenance.get('compute'))}) changed); rerun with --fresh to replace "
-            f"it or use another --out")
+    check_same_run(existing, plan.identity, plan.run_id, store.where)
+    check_same_code(existing, plan.method_code, store.where)
     if not existing.complete:
         log(f"resuming {store.where} after round {len(existing.rounds) - 1}")
     return existing
@@ -316,6 +314,7 @@ class _RunLoop:
                      "validation_error": self.val_err, "test_accuracy": accuracy(self.teacher.test_probs, self.y_test),
                      "pool_accuracy": float((self.teacher_pool_pred == self.y_pool).mean()), **noise},
             provenance={**_code_provenance(), "device": _device_name(self.device), "compute": p.compute,
+                        "method_code": p.method_code,  # not in the run id: see _RunPlan
                         "numerics": numerics_provenance(),
                         "task_config": task.to_dict(),
                         "label_names": list(p.data.label_names),  # class i of the run is label_names[i] in the data

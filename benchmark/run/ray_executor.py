@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
+from benchmark.core import code_fingerprint
 from benchmark.core.compute import run_threads
 from benchmark.core.config import ConfigError, TaskConfig, spec_dict, stable_hash
 from benchmark.core.errors import MethodFailure
@@ -200,11 +201,13 @@ def _logger(box: Any):
     return log
 
 
-def _register_methods(classes: dict[str, type]) -> None:
-    """Register the driver's non-built-in method classes that this worker does not know."""
-    for name, cls in classes.items():
+def _register_methods(classes: dict[str, tuple[type, str | None]]) -> None:
+    """Register the driver's non-built-in method classes that this worker does not know, with
+    the fingerprint of their code that the driver read (a class sent by value has no source here)."""
+    for name, (cls, code) in classes.items():
         if name not in METHODS:
             METHODS.add(name, cls)
+            code_fingerprint.remember(cls, code)
 
 
 def _teacher_weights_path(task: TaskConfig, key: str) -> Path:
@@ -246,7 +249,7 @@ def _install_teacher_weights(task: TaskConfig, key: str, weights_ref: list[Any])
 
 
 def run_task(spec: RunSpec, out: str, device: str, threads: int, compile_models: bool, teacher: Any,
-             weights_ref: list[Any], store: DriverStore, classes: dict[str, type]) -> RunRecord:
+             weights_ref: list[Any], store: DriverStore, classes: dict[str, tuple[type, str | None]]) -> RunRecord:
     """One run on a worker: ``execute_run`` with the driver's store and the given teacher."""
     from benchmark.run.loop import execute_run
     from benchmark.run.train import RUNTIME, resolve_device
@@ -263,9 +266,10 @@ def run_task(spec: RunSpec, out: str, device: str, threads: int, compile_models:
 # ----------------------------------------------------------------------------- driver side
 
 
-def _extra_method_classes(specs: list[RunSpec]) -> dict[str, type]:
+def _extra_method_classes(specs: list[RunSpec]) -> dict[str, tuple[type, str | None]]:
     """The grid's methods that are not this package's (plugins, methods registered in this
-    process), pickled by value so that workers need not have their code installed."""
+    process), pickled by value so that workers need not have their code installed, each with
+    the fingerprint of its code (``benchmark.core.code_fingerprint``)."""
     import ray
 
     classes = {}
@@ -275,7 +279,7 @@ def _extra_method_classes(specs: list[RunSpec]) -> dict[str, type]:
             module = sys.modules.get(cls.__module__)
             if module is not None and module.__name__ != "__main__":
                 ray.cloudpickle.register_pickle_by_value(module)
-            classes[spec.method.name] = cls
+            classes[spec.method.name] = (cls, code_fingerprint.method_code(cls))
     return classes
 
 
