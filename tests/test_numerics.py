@@ -177,3 +177,35 @@ def test_fast_records_differ_on_a_simulated_older_cpu(tmp_path):
     older = run_grid(tmp_path / "older", "fast", OLDER_CPU, *grid)
     assert len(here) == 2 and set(here) == set(older)
     assert all(here[k] != older[k] for k in here)
+
+
+def reference_versions_differ(suite: str) -> list[str]:
+    """The packages whose installed version differs from the one the suite's reference was made with."""
+    from importlib import metadata
+
+    header = json.loads(next((ROOT / "results" / "reference" / suite).rglob("seed*.jsonl")).open().readline())
+    differ = []
+    for pkg in ("torch", "numpy", "scipy", "scikit-learn"):
+        stored = header["provenance"]["packages"].get(pkg)
+        try:
+            here = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            here = None
+        if stored != here:
+            differ.append(f"{pkg} {here} (reference: {stored})")
+    return differ
+
+
+@pytest.mark.slow
+@needs_avx2
+def test_ci_reference_reproduces_exactly_on_a_simulated_older_cpu(tmp_path):
+    """What a user on another CPU runs: ``reproduce --suite ci --exact`` against the committed
+    reference (made on this project's machine), here on a CPU without AVX2, FMA or AVX-512."""
+    differ = reference_versions_differ("ci")
+    if differ:
+        pytest.skip(f"bit-identity needs the reference's package versions: {', '.join(differ)}")
+    cmd = [sys.executable, str(ROOT / "run_benchmark.py"), "reproduce", "--suite", "ci", "--exact", "--no-progress"]
+    env = clean_env(AKD_BENCH_CACHE=str(tmp_path / "cache"), TQDM_DISABLE="1", **OLDER_CPU)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "compare: PASSED" in proc.stdout

@@ -57,22 +57,24 @@ def busy_loops(n: int) -> Iterator[list[subprocess.Popen]]:
             p.wait()
 
 
-def time_quick(threads: int | None) -> float:
-    """Seconds of one ``run --suite quick --report`` in a subprocess on an empty private cache,
-    with ``--threads threads`` (None: run's default). Raises RuntimeError with the run's
-    stderr if it fails."""
+def time_cli(args: list[str]) -> float:
+    """Seconds of one ``python -m benchmark <args> --out <tmp> --no-progress`` in a subprocess
+    on an empty private cache. Raises RuntimeError with the command's stderr if it fails."""
     with tempfile.TemporaryDirectory(prefix="akd-perf-") as tmp:
-        env = {**os.environ, "AKD_BENCH_CACHE": str(Path(tmp) / "cache")}
-        cmd = [sys.executable, "-m", "benchmark", "run", "--suite", "quick", "--report",
-               "--out", str(Path(tmp) / "runs"), "--no-progress"]
-        if threads is not None:
-            cmd += ["--threads", str(threads)]
+        env = {**os.environ, "AKD_BENCH_CACHE": str(Path(tmp) / "cache"), "TQDM_DISABLE": "1"}
+        cmd = [sys.executable, "-m", "benchmark", *args, "--out", str(Path(tmp) / "runs"), "--no-progress"]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr)
     return seconds
+
+
+def time_quick(threads: int | None) -> float:
+    """Seconds of one ``run --suite quick --report`` (``time_cli``) with ``--threads threads``
+    (None: run's default). Raises RuntimeError with the run's stderr if it fails."""
+    return time_cli(["run", "--suite", "quick", "--report", *(["--threads", str(threads)] if threads else [])])
 
 
 def perf_quick(json_path: Path | None = None, threads: list[int | None] | None = None, load: int = 0,

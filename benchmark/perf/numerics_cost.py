@@ -11,30 +11,21 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from statistics import median
 from typing import Callable, Sequence
+
+from benchmark.perf.measure import time_cli
 
 MODES = ("portable", "fast")
 
 
 def time_suite(suite: str, mode: str, extra: Sequence[str] = ()) -> float:
     """Seconds of one ``run --suite suite --numerics mode`` in a subprocess on an empty
-    private cache. Raises RuntimeError with the run's stderr if it fails."""
-    with tempfile.TemporaryDirectory(prefix="akd-perf-") as tmp:
-        env = {**os.environ, "AKD_BENCH_CACHE": str(Path(tmp) / "cache"), "TQDM_DISABLE": "1"}
-        cmd = [sys.executable, "-m", "benchmark", "run", "--suite", suite, "--numerics", mode,
-               "--out", str(Path(tmp) / "runs"), "--no-progress", *extra]
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr)
-    return seconds
+    private cache (``benchmark.perf.measure.time_cli``). Raises RuntimeError with the run's
+    stderr if it fails."""
+    return time_cli(["run", "--suite", suite, "--numerics", mode, *extra])
 
 
 def perf_numerics(suite: str = "quick", repeats: int = 1, extra: Sequence[str] = (), json_path: Path | None = None,

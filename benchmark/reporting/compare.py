@@ -299,8 +299,10 @@ def format_comparison(comp: Comparison, results_label: str, reference_label: str
                          "regenerate the reference (python run_benchmark.py reproduce --suite NAME "
                          "--update-reference)")
         if comp.exact and any(p for g in failed for p in g.problems if "round" in p):
-            lines.append("hint: exact selections differ; if only the machine changed (another CPU or library "
-                         "build), rerun without --exact to apply the statistical check alone")
+            lines.append("hint: exact selections differ; records are identical across CPUs only between runs in "
+                         "the portable numerics mode with the same package versions (run headers: "
+                         "provenance.compute.numerics, provenance.packages); for runs in the fast mode or with other "
+                         "versions, rerun without --exact to apply the statistical check alone")
     else:
         n = sum(len(g.checks) for g in comp.groups)
         lines.append(f"compare: PASSED: {len(comp.groups)} (task, method) pairs, {n} checks")
