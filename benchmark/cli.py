@@ -509,6 +509,10 @@ def _enter_numerics(args: argparse.Namespace, entry: bool) -> None:
         raise ConfigError(f"{numerics.MODE_ENV}: {e}") from None
     if entry:
         numerics.ensure_process(mode)
+    elif mode == "portable" and not numerics.pins_at_start():
+        print("warning: portable numerics were asked for, but this process did not start with their pins (the "
+              "command line was called from Python); its records are marked with the fast numerics in force, "
+              "tied to this CPU", file=sys.stderr)
     os.environ[numerics.MODE_ENV] = mode
 
 

@@ -209,3 +209,42 @@ def test_ci_reference_reproduces_exactly_on_a_simulated_older_cpu(tmp_path):
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "compare: PASSED" in proc.stdout
+
+
+def test_fast_identity_names_what_steers_the_code_paths():
+    """Two fast processes whose libraries were steered differently (here glibc's libm, with
+    the same ATen capability) must not share an identity, so never a run id or a cache key."""
+    here = probe("fast", clean_env())
+    masked = probe("fast", clean_env(GLIBC_TUNABLES="glibc.cpu.hwcaps=-AVX2,-FMA"))
+    assert here["identity"].split("-")[:2] == masked["identity"].split("-")[:2]
+    assert here["identity"] != masked["identity"]
+
+
+def test_portable_mode_drops_numpys_enable_list():
+    """NumPy refuses NPY_ENABLE_CPU_FEATURES next to NPY_DISABLE_CPU_FEATURES."""
+    env = numerics.target_env("portable", {"NPY_ENABLE_CPU_FEATURES": "AVX2"})
+    assert "NPY_ENABLE_CPU_FEATURES" not in env
+    assert probe("portable", clean_env(NPY_ENABLE_CPU_FEATURES="AVX2"))["identity"] == "portable"
+
+
+def test_a_reference_is_written_only_in_the_portable_mode(tmp_path, monkeypatch, capsys):
+    """In-process runs here are portable (conftest); fast mode is simulated by the identity."""
+    from benchmark.cli import main
+    from benchmark.core import numerics as mod
+
+    monkeypatch.setattr(mod, "numerics_identity", lambda: "fast-avx2-0123abcd")
+    ref = tmp_path / "ref"
+    assert main(["reproduce", "--suite", "ci", "--update-reference", "--reference", str(ref), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "portable numerics mode only" in err[0] and "'fast-avx2-0123abcd'" in err[0]
+    assert not ref.exists()
+
+
+def test_command_line_called_from_python_says_portable_is_not_in_force(monkeypatch, capsys, tmp_path):
+    from benchmark.cli import main
+    from benchmark.core import numerics as mod
+
+    monkeypatch.setattr(mod, "pins_at_start", lambda env=None: False)
+    assert main(["run", "--suite", "nope-no-such-suite", "--out", str(tmp_path)]) == 2
+    assert "portable numerics were asked for, but this process did not start with their pins" in \
+        capsys.readouterr().err

@@ -57,6 +57,10 @@ FIXED_PINS = {
     "OPENBLAS_CORETYPE": "Nehalem",
 }
 PINNED_NAMES = (*FIXED_PINS, "NPY_DISABLE_CPU_FEATURES", "GLIBC_TUNABLES")
+# what else steers a library's code path; part of a fast identity (NumPy refuses both of its
+# variables at once, so the portable mode drops NPY_ENABLE_CPU_FEATURES)
+STEERING_NAMES = (*PINNED_NAMES, "MKL_ENABLE_INSTRUCTIONS", "NPY_ENABLE_CPU_FEATURES")
+PLATFORMS = ({"x86_64", "AMD64"}, "glibc")  # where the portable guarantee holds
 _ISA_FLAGS = ("sse4_1", "sse4_2", "avx", "avx2", "fma", "fma4", "f16c", "avx512f", "avx512bw", "avx512vl",
               "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
 
@@ -108,6 +112,7 @@ def target_env(mode: str, env: Mapping[str, str]) -> dict[str, str]:
     out = dict(env)
     if mode == "portable":
         out.update(pinned_env(env))
+        out.pop("NPY_ENABLE_CPU_FEATURES", None)
     elif env.get(PINS_MARK):
         for name in (*PINNED_NAMES, PINS_MARK):
             out.pop(name, None)
@@ -168,13 +173,16 @@ def apply_runtime() -> None:
 
 
 def _in_force() -> bool:
-    """True when every pin holds here: started with them, and torch runs its default kernels."""
+    """True when every pin holds here: an x86-64 glibc system, started with the pins, NumPy's
+    dispatch targets off, torch on its default kernels with oneDNN off."""
     import torch
 
     from numpy._core import _multiarray_umath as mu
 
+    machines, libc = PLATFORMS
+    platform_ok = platform.machine() in machines and platform.libc_ver()[0] == libc
     numpy_off = not any(mu.__cpu_features__.get(t) for t in _numpy_dispatch_targets())
-    return (pins_at_start() and numpy_off and torch.backends.cpu.get_cpu_capability() == "DEFAULT"
+    return (platform_ok and pins_at_start() and numpy_off and torch.backends.cpu.get_cpu_capability() == "DEFAULT"
             and not torch.backends.mkldnn.enabled)
 
 
@@ -198,15 +206,19 @@ def cpu_info() -> dict[str, Any]:
 
 
 def numerics_identity() -> str:
-    """``"portable"`` when every pin holds in this process, else
-    ``"fast-<ATen capability>-<8 hex digits of the CPU model and ISA flags>"``."""
+    """``"portable"`` when every pin holds in this process, else ``"fast-<ATen capability>-<8
+    hex digits>"``, a digest of what picks the code paths: the machine, CPU model and ISA
+    flags, the code-path variables the process started with (``STEERING_NAMES``) and
+    whether oneDNN is on."""
     import torch
 
     apply_runtime()
     if _in_force():
         return "portable"
-    info = cpu_info()
-    digest = hashlib.sha256(f"{info['model']}|{' '.join(info['isa'])}".encode()).hexdigest()[:8]
+    info, env = cpu_info(), _initial_environ()
+    steering = {k: env[k] for k in STEERING_NAMES if k in env}
+    key = [platform.machine(), info["model"], info["isa"], steering, torch.backends.mkldnn.enabled]
+    digest = hashlib.sha256(repr(key).encode()).hexdigest()[:8]
     return f"fast-{torch.backends.cpu.get_cpu_capability().lower()}-{digest}"
 
 

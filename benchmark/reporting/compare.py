@@ -245,7 +245,8 @@ def compare_records(results: list[RunRecord], reference: list[RunRecord], level:
             g.notes.append(f"seeds {sorted(res)} vs reference {sorted(ref)}")
         changed_ids = sorted(s for s in set(res) & set(ref) if res[s].run_id != ref[s].run_id)
         if changed_ids:
-            g.notes.append(f"seeds {changed_ids}: run ids differ from the reference (task spec or data changed)")
+            g.notes.append(f"seeds {changed_ids}: run ids differ from the reference (task spec, data or compute "
+                           f"setting changed: see provenance.compute in the run headers)")
         rows_res = [run_row(r) for r in res.values()]
         rows_ref = [run_row(r) for r in ref.values()]
         for metric in METRICS:

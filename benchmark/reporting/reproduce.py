@@ -18,7 +18,7 @@ from typing import Iterator
 
 from benchmark.core import paths
 from benchmark.reporting.compare import CompareError, compare_records, format_comparison, load_folder
-from benchmark.core.config import load_suite
+from benchmark.core.config import ConfigError, load_suite
 from benchmark.core.results import ResultsError
 from benchmark.run.runner import build_grid, run_grid
 
@@ -77,6 +77,21 @@ def _replace_tree(src: Path, dst: Path) -> None:
         shutil.rmtree(old)
 
 
+def _check_portable(device: str) -> None:
+    """Raise ``ConfigError`` unless a CPU reference written now would be portable: a
+    reference made in the fast numerics mode would hold one CPU's code paths, so every other
+    machine's ``--exact`` check against it would fail."""
+    from benchmark.core.numerics import numerics_identity
+
+    if device != "cpu":
+        return
+    mode = numerics_identity()
+    if mode != "portable":
+        raise ConfigError(f"--update-reference writes CPU references in the portable numerics mode only; this process "
+                          f"computes in {mode!r}: run it without --numerics fast (and without AKD_BENCH_NUMERICS=fast), "
+                          f"as a program rather than from Python")
+
+
 def reproduce(suite: str, out: Path | None = None, reference: Path | None = None, device: str = "cpu",
               exact: bool = False, level: float = 0.99, floor: float = 0.005, update: bool = False,
               progress: bool = True, use_cache: bool = False, threads: int | None = 1, executor: str = "local",
@@ -91,6 +106,8 @@ def reproduce(suite: str, out: Path | None = None, reference: Path | None = None
         raise CompareError(f"no reference results for suite {cfg.name!r} at {str(ref)!r}; suites with a reference: "
                            f"{', '.join(have) or 'none'}; create it with `python run_benchmark.py reproduce --suite "
                            f"{cfg.name} --update-reference`")
+    if update:
+        _check_portable(device)
     with tempfile.TemporaryDirectory(prefix="akd-reproduce-") as tmp:
         root = Path(out) if out is not None else Path(tmp)
         grid = build_grid(suite=suite)
