@@ -6,12 +6,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from benchmark.core.config import DataSpec
 from benchmark.data import load_data
 from benchmark.data.base import DataError
-from tinytask import error_line, run_cli
+from tinytask import error_line, run_cli, write_task
 
 
 def _table(n, seed=0):
@@ -55,19 +54,9 @@ def test_feature_columns_all_is_every_column_but_the_label(files):
 
 
 def _task(folder, params, name="numeric"):
-    task = {
-        "name": name, "version": 1,
-        "data": {"source": "hf_datasets", "params": params},
-        "splits": {"test": 20, "validation": 10, "labeled": 6, "pool": None, "class_balanced": True},
-        "teacher": {"train_on": "labeled", "model": {"name": "mlp", "params": {"hidden": [16]}},
-                    "train": {"epochs": 30, "lr": 0.01}},
-        "student": {"name": "mlp", "params": {"hidden": [8]}},
-        "train": {"epochs": 20, "lr": 0.01},
-        "rounds": 1, "queries_per_round": 4,
-    }
-    path = folder / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(task, sort_keys=False))
-    return path
+    """A one-round task over the numeric CSV ``params`` (the shared tiny task, data replaced)."""
+    return write_task(folder, name, {}, **{"data.params": params, "splits.test": 20, "splits.labeled": 6,
+                                           "rounds": 1, "queries_per_round": 4})
 
 
 def _run(task, out):
