@@ -1,5 +1,5 @@
 """Command line: ``akd-bench``, ``python -m benchmark`` or ``python run_benchmark.py``, then
-``[run|list|report|compare|reproduce|prepare|perf|schema] ...``.
+``[run|list|report|compare|reproduce|power|prepare|perf|schema] ...``.
 
 With no arguments it runs the ``quick`` suite and reports it. Parsing, ``--help``,
 ``--version``, ``list tasks`` / ``list suites``, ``schema`` and argument errors import neither
@@ -34,6 +34,7 @@ EXAMPLES = [  # (arguments, what the command does)
     ("compare results/runs/ci results/reference/ci", "check results against the ci reference; exit 1 on a regression"),
     ("reproduce --suite ci", "rerun the ci suite, compare with its reference"),
     ("reproduce --suite ci --update-reference", "regenerate the ci reference (then commit it)"),
+    ("power results/reference/quick --difference 0.01", "seeds needed to detect an AUC difference of 0.01"),
     ("report --out results/reference --suite quick --leaderboard-dir results/leaderboard/quick",
      "regenerate a committed leaderboard from the suite's reference run files"),
     ("list methods", "registered methods (also: list tasks, list suites)"),
@@ -218,6 +219,85 @@ def _add_compare_args(p: argparse.ArgumentParser) -> None:
                    help="smallest tolerance, for runs with no spread across seeds (default: %(default)s)")
 
 
+def _add_power_parser(sub) -> None:
+    """The ``power`` command; its numbers are checked when it runs, each bad value one ``error:`` line."""
+    p = sub.add_parser(
+        "power", help="seeds needed to detect an AUC difference, from a pilot run's paired SD (or from --sd)",
+        description="How many seeds a benchmark needs. Two methods run on the same seeds give one AUC "
+                    "difference per seed; the sample SD of those differences is the paired SD. From the complete "
+                    "runs under RESULTS_DIR, per task: the paired SD over every pair of non-privileged methods "
+                    "(median and 90th percentile over pairs), the minimum detectable difference at the current "
+                    "seed count, and the seeds needed to detect --difference. The test is the two-sided paired "
+                    "t-test at level alpha/m, for one comparison (m=1) and for the family of every pair of the "
+                    "task (m=k(k-1)/2, the Bonferroni bound of the Holm correction); power is exact, from the "
+                    "noncentral t. Prints a Markdown table, then the same numbers as one JSON line. With --sd "
+                    "instead of RESULTS_DIR: the seeds needed for that paired SD, no data read.")
+    p.add_argument("results", nargs="?", type=Path, metavar="RESULTS_DIR",
+                   help="folder of run files of a pilot run (a results root or one suite's folder)")
+    p.add_argument("--suite", help="only this suite's records (needed when the folder holds several)")
+    p.add_argument("--sd", metavar="SD", help="a paired SD of AUC differences, instead of RESULTS_DIR")
+    p.add_argument("--comparisons", metavar="M", help="with --sd: the number of comparisons m of the Holm family "
+                                                      "(default: 1)")
+    p.add_argument("--difference", default="0.01", metavar="D",
+                   help="the true mean AUC difference to detect, > 0 (default: %(default)s)")
+    p.add_argument("--power", default="0.8", metavar="P", help="probability of detecting it, in (0, 1) "
+                                                                "(default: %(default)s)")
+    p.add_argument("--alpha", default="0.05", metavar="A", help="family-wise significance level, in (0, 1) "
+                                                                 "(default: %(default)s)")
+
+
+def _power_value(option: str, s: str, kind: type, ok, expected: str):
+    """``kind(s)`` when ``ok`` accepts it, else ``ConfigError`` naming the option, the value and what is valid."""
+    try:
+        v = kind(s)
+    except ValueError:
+        v = None
+    if v is None or not ok(v):
+        raise ConfigError(f"{option} {s!r}: expected {expected}")
+    return v
+
+
+def _in_unit(v: float) -> bool:
+    return 0.0 < v < 1.0
+
+
+def _power_settings(args: argparse.Namespace) -> tuple[float, float, float]:
+    """``(difference, alpha, power)`` of the ``power`` command, checked."""
+    return (_power_value("--difference", args.difference, float, lambda v: 0.0 < v < float("inf"),
+                         "a number > 0, e.g. 0.01"),
+            _power_value("--alpha", args.alpha, float, _in_unit, "a number in (0, 1), e.g. 0.05"),
+            _power_value("--power", args.power, float, _in_unit, "a number in (0, 1), e.g. 0.8"))
+
+
+def _cmd_power(args: argparse.Namespace) -> int:
+    """Print the power table of a results folder, or the seeds needed for ``--sd``; each as text then one JSON line."""
+    import json
+
+    from benchmark.reporting import power as pw
+
+    difference, alpha, power = _power_settings(args)
+    if args.sd is not None and args.results is not None:
+        raise ConfigError("power takes RESULTS_DIR or --sd SD, not both")
+    if args.sd is None and args.results is None:
+        raise ConfigError("power needs RESULTS_DIR (a pilot run's folder, e.g. results/reference/quick) or --sd SD")
+    if args.sd is None:
+        if args.comparisons is not None:
+            raise ConfigError("--comparisons goes with --sd; with RESULTS_DIR, m is every pair of a task's methods")
+        table = pw.power_table(pw.load_ranked_runs(args.results, args.suite), difference, alpha, power)
+        print(pw.format_markdown(table, difference, alpha, power))
+        print(pw.to_json(table, difference, alpha, power))
+        return 0
+    sd = _power_value("--sd", args.sd, float, lambda v: 0.0 <= v < float("inf"), "a number >= 0, e.g. 0.02")
+    m = _power_value("--comparisons", args.comparisons or "1", int, lambda v: v >= 1, "an integer >= 1, e.g. 45")
+    res = pw.arithmetic(sd, difference, m, alpha, power)
+    n = res["seeds_needed"]
+    print(f"{n if n is not None else f'more than {pw.N_MAX}'} seeds detect a true mean AUC difference of "
+          f"{difference:g} with power {power:g} when the paired SD is {sd:g} (two-sided paired t-test at "
+          f"alpha {alpha:g}/{m})")
+    print(json.dumps(res, sort_keys=True))
+    return 0
+
+
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     """The argument parser; ``prog`` names the program in usage lines and examples (default:
     the name it was invoked by, ``os.path.basename(sys.argv[0])``)."""
@@ -229,7 +309,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                     "pool points a method chose to pay for, and records test accuracy after every round.",
         epilog=_epilog(prog), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action=_VersionAction)
-    sub = parser.add_subparsers(dest="command", metavar="{run,list,report,compare,reproduce,prepare,perf,schema}")
+    sub = parser.add_subparsers(dest="command",
+                                metavar="{run,list,report,compare,reproduce,power,prepare,perf,schema}")
 
     p_run = sub.add_parser("run", help="run a suite or an ad-hoc grid (finished runs are skipped, "
                                        "interrupted ones resume)")
@@ -297,6 +378,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                                                                  "empty private cache")
     p_rpr.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     _add_compare_args(p_rpr)
+    _add_power_parser(sub)
 
     def _thread_settings(s: str) -> list[int | None]:
         items = _csv(s)
@@ -534,6 +616,8 @@ def _main(argv: Sequence[str] | None, prog: str | None) -> int:
             return _cmd_compare(args)
         if args.command == "reproduce":
             return _cmd_reproduce(args)
+        if args.command == "power":
+            return _cmd_power(args)
         if args.command == "prepare":
             from benchmark.data.movie_snippets import prepare_movie_snippets
 
