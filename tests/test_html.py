@@ -66,7 +66,7 @@ def test_leaderboard_page_renders_and_sorts(browser, tmp_path):
 
     # the plots are embedded and decoded; provenance opens from its details element
     sizes = browser.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
-    assert len(sizes) == 3 and all(ok and w > 300 for ok, w in sizes)
+    assert len(sizes) == 4 and all(ok and w > 300 for ok, w in sizes)  # with the CD diagram
     assert browser.evaluate("document.getElementById('provenance').open") is False
     browser.click("#provenance summary")
     assert browser.evaluate("document.getElementById('provenance').open") is True

@@ -61,7 +61,7 @@ def test_average_rank_and_win_rates_across_tasks():
     assert (w["n_pairs"], w["wins"], w["ties"], w["losses"]) == (6, 3, 1, 2)
     assert w["win_rate"] == pytest.approx(3.5 / 6)
     back = lb.win_rates.set_index(["method_a", "method_b"]).loc[("random", "margin")]
-    assert back["win_rate"] == pytest.approx(2.5 / 6) and back["p_value"] == pytest.approx(w["p_value"])
+    assert back["win_rate"] == pytest.approx(2.5 / 6) and back["p_holm"] == pytest.approx(w["p_holm"])
 
 
 def test_pooled_teacher_accuracy_weights_rounds_by_queries():

@@ -16,9 +16,11 @@ from benchmark.reporting.tables import wide_curve
 from records import make_record, store
 
 ROOT = Path(__file__).parents[1]
-EXPECTED = ["accuracy_curves.png", "accuracy_curves.svg", "auc_bars.png", "auc_bars.svg", "curves.csv", "index.html",
-            "leaderboard.csv", "leaderboard.md", "leaderboard.tex", "ranks.csv", "runs.csv", "teacher_on_queried.csv",
-            "teacher_on_queried.png", "teacher_on_queried.svg", "win_rates.csv"]
+EXPECTED = ["accuracy_curves.png", "accuracy_curves.svg", "auc_bars.png", "auc_bars.svg", "best_set.csv", "curves.csv",
+            "index.html", "leaderboard.csv", "leaderboard.md", "leaderboard.tex", "pairwise.csv", "posthoc.csv",
+            "ranks.csv", "runs.csv", "teacher_on_queried.csv", "teacher_on_queried.png", "teacher_on_queried.svg",
+            "win_rates.csv"]
+CD = ["cd_diagram.png", "cd_diagram.svg"]  # with three or more ranked methods
 
 
 def _records():
@@ -86,7 +88,7 @@ def _noise_records():
 ROBUSTNESS = ["robustness.csv", "robustness.png", "robustness.svg", "robustness_pairs.csv"]
 
 
-@pytest.mark.parametrize("records, expected", [(_records, EXPECTED), (_noise_records, sorted(EXPECTED + ROBUSTNESS))],
+@pytest.mark.parametrize("records, expected", [(_records, EXPECTED), (_noise_records, sorted(EXPECTED + ROBUSTNESS + CD))],
                          ids=["plain", "noise-levels"])
 def test_report_is_byte_for_byte_stable(tmp_path, records, expected):
     """Same records -> identical bytes, figures included: twice in this process, and once from

@@ -8,6 +8,8 @@ by grouping on the record's ``task``. The header's ``teacher["noise"]`` holds th
 """
 from __future__ import annotations
 
+from typing import Iterable
+
 SEPARATOR = "@"
 KINDS = ("flip_uniform", "flip_hard", "flip_pairs", "train_labels")
 
@@ -26,3 +28,28 @@ def parse_task_label(label: str) -> tuple[str, str | None, float | None]:
     task, level = label.split(SEPARATOR, 1)
     kind, rate = level.rsplit("-", 1)
     return task, kind, float(rate)
+
+
+def distinct_tasks(labels: Iterable[str]) -> list[str]:
+    """The task labels with each base task's noise-free level counted once, sorted.
+
+    The noise-free level of a base task can appear under several labels: the plain task and
+    ``<task>@<kind>-0`` for every noise kind that ran rate 0 (a suite's noise axis runs rate 0
+    once per kind, and rate 0 is bitwise the noiseless teacher). Ranks, win rates and pooled
+    tests must count that level once: this keeps the plain label when present, else the rate-0
+    label of the first kind in sorted order, and drops the other aliases.
+    """
+    labels = sorted(set(labels))
+    keep: dict[str, str] = {}
+    for label in labels:
+        task, kind, rate = parse_task_label(label)
+        if kind is None or rate == 0.0:
+            # the plain label sorts before every `<task>@...` alias, so the first seen wins
+            keep.setdefault(task, label)
+    free = set(keep.values())
+    return [t for t in labels if t in free or not _noise_free(t)]
+
+
+def _noise_free(label: str) -> bool:
+    _, kind, rate = parse_task_label(label)
+    return kind is None or rate == 0.0

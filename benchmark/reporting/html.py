@@ -22,9 +22,11 @@ from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
 from benchmark.reporting.leaderboard import Leaderboard, provenance_summary
-from benchmark.reporting.robustness import INTRO, PAIR_HEADER, Robustness, auc_header, auc_rows, pair_rows
-from benchmark.reporting.tables import (MAIN_HEADER, TEACHER_CURVE_NOTE, fmt, main_rows, rank_header, rank_rows, ranking_caption, task_caption,
-                              wide_curve, wide_interval, win_matrix)
+from benchmark.reporting.robustness import (INTRO, PAIR_HEADER, Robustness, auc_header, auc_rows, family_size, mdd_note,
+                                           pair_rows)
+from benchmark.reporting.tables import (BEST_HEADER, BEST_NOTE, MAIN_HEADER, TEACHER_CURVE_NOTE, best_rows, fmt,
+                                        friedman_note, main_rows, rank_header, rank_rows, ranking_caption, task_caption,
+                                        wide_curve, wide_interval, win_matrix)
 
 PAGE_TEMPLATE = "leaderboard.html.j2"
 
@@ -136,8 +138,10 @@ def _robustness(lb: Leaderboard, rob: Robustness | None) -> dict[str, Any] | Non
     for base, kind in rob.groups:
         pairs = pair_rows(rob, base, kind)
         groups.append({"base": base, "kind": kind, "auc": Table(auc_header(rob, base, kind), auc_rows(rob, base, kind)),
-                       "pairs": Table(PAIR_HEADER, pairs, left=0, cls="robustness-pairs") if pairs else None})
-    return {"intro": INTRO.format(ci=f"{lb.level:.0%}").replace("`", ""), "groups": groups}
+                       "pairs": Table(PAIR_HEADER, pairs, left=0, cls="robustness-pairs") if pairs else None,
+                       "mdd": mdd_note(rob, base, kind)})
+    intro = INTRO.format(ci=f"{lb.level:.0%}", m=family_size(rob.pairs)).replace("`", "")
+    return {"intro": intro, "groups": groups}
 
 
 def render_html(lb: Leaderboard, figures: dict[str, bytes], rob: Robustness | None = None) -> str:
@@ -151,5 +155,7 @@ def render_html(lb: Leaderboard, figures: dict[str, bytes], rob: Robustness | No
                        tasks=_tasks(lb), **_main_table(lb), ranking_caption=ranking_caption(lb),
                        ranks=Table(rank_header(lb), rank_rows(lb), id="ranks"),
                        win_rates=Table(win_head, win_rows, id="win-rates"), images=images,
+                       best=Table(BEST_HEADER, best_rows(lb), id="best-set", left=4), best_note=BEST_NOTE.replace("`", ""),
+                       friedman_note=friedman_note(lb).replace("`", ""),
                        robustness=_robustness(lb, rob), teacher_note=TEACHER_CURVE_NOTE.format(ci=ci),
                        prov=_provenance(lb))

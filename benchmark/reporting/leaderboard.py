@@ -8,10 +8,14 @@ points (per round, and pooled over the run: correct teacher labels / queries); a
 (select seconds and train seconds summed over the run, teacher queries).
 
 Rankings use the non-privileged methods only: per task, rank 1 is the highest mean AUC
-(ties share the average rank); the average rank is over the tasks a method ran; the
-pairwise win rate of ``a`` over ``b`` counts the (task, seed) pairs where ``a``'s AUC is
-higher (ties count half), with a two-sided paired t-test on those AUC differences.
-Privileged methods (oracles that see hidden labels) are listed but never ranked.
+(ties share the average rank); the average rank is over the distinct tasks a method ran (a
+noise-free level shared by several noise kinds counts once,
+``benchmark.core.noise_label.distinct_tasks``); the pairwise win rate of ``a`` over ``b``
+counts the (distinct task, seed) pairs where ``a``'s AUC is higher (ties count half), and is
+marked significant by the Wilcoxon signed-rank post-hoc, Holm-corrected over every pair
+(``benchmark.reporting.significance``, which also gives each task's best set and
+minimum detectable difference). Privileged methods (oracles that see hidden labels) are
+listed but never ranked.
 """
 from __future__ import annotations
 
@@ -23,8 +27,10 @@ import numpy as np
 import pandas as pd
 
 from benchmark.core.errors import LeaderboardError
+from benchmark.core.noise_label import distinct_tasks
 from benchmark.reporting.metrics import average_ranks, mean_ci, paired_differences, paired_gain, wilson_interval, win_rate
 from benchmark.core.results import RunRecord
+from benchmark.reporting.significance import Significance, build_significance
 
 BASELINE = "random"
 SIGNIFICANCE = 0.05
@@ -214,6 +220,7 @@ class Leaderboard:
     teacher_curves: pd.DataFrame
     ranks: pd.DataFrame
     win_rates: pd.DataFrame
+    significance: Significance
     skipped: list[str]
 
     @property
@@ -224,6 +231,11 @@ class Leaderboard:
     def methods(self) -> list[str]:
         """Every method label, sorted: the colour order of every plot."""
         return sorted(self.summary["method"].unique())
+
+    @property
+    def ranked_tasks(self) -> list[str]:
+        """The tasks of the rank table: the distinct tasks (``distinct_tasks``)."""
+        return [c[len("rank_"):] for c in self.ranks.columns if c.startswith("rank_")]
 
     @property
     def ranked_methods(self) -> list[str]:
@@ -268,8 +280,9 @@ def summary_table(runs: pd.DataFrame, level: float = 0.95, baseline: str = BASEL
 
 
 def rank_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Per non-privileged method: its rank on every task, the average rank and the task count."""
+    """Per non-privileged method: its rank on every distinct task, the average rank and the task count."""
     ranked = summary[~summary["privileged"]]
+    ranked = ranked[ranked["task"].isin(distinct_tasks(ranked["task"]))]
     tasks = sorted(ranked["task"].unique())
     rows = []
     for method, g in ranked.groupby("method", sort=True):
@@ -283,9 +296,14 @@ def rank_table(summary: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(["avg_rank", "method"], kind="stable").reset_index(drop=True)
 
 
-def win_rate_table(runs: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
+def win_rate_table(runs: pd.DataFrame, methods: list[str], posthoc: pd.DataFrame) -> pd.DataFrame:
     """Long table over ordered pairs (a, b) of ranked methods: paired AUC comparisons over
-    (task, seed), win rate of a over b, mean difference, paired t-test p-value."""
+    (distinct task, seed), win rate of a over b, mean difference, and from ``posthoc`` (the
+    Wilcoxon-Holm post-hoc over the blocks) the Wilcoxon p-value and its Holm-corrected value."""
+    runs = runs[runs["task"].isin(distinct_tasks(runs["task"]))]
+    p = {}
+    for r in posthoc.itertuples(index=False):
+        p[(r.method_a, r.method_b)] = p[(r.method_b, r.method_a)] = (float(r.wilcoxon_p), float(r.p_holm))
     auc = {m: {(t, int(s)): float(v) for t, s, v in zip(g["task"], g["seed"], g["auc"])}
            for m, g in runs.groupby("method", sort=True)}
     versions = {m: int(v) for m, v in zip(runs["method"], runs["method_version"])}
@@ -296,12 +314,13 @@ def win_rate_table(runs: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
                 continue
             _, d = paired_differences(auc[a], auc[b])
             w = win_rate(d)
+            wp, ph = p.get((a, b), (float("nan"), float("nan")))
             rows.append({"method_a": a, "method_a_version": versions[a], "method_b": b,
                          "method_b_version": versions[b], "n_pairs": w.n, "wins": w.wins, "ties": w.ties,
                          "losses": w.losses, "win_rate": w.rate, "mean_auc_diff": w.mean_diff,
-                         "p_value": w.p_value, "significant": bool(w.p_value < SIGNIFICANCE)})
+                         "wilcoxon_p": wp, "p_holm": ph, "significant": bool(ph < SIGNIFICANCE)})
     cols = ["method_a", "method_a_version", "method_b", "method_b_version", "n_pairs", "wins", "ties", "losses",
-            "win_rate", "mean_auc_diff", "p_value", "significant"]
+            "win_rate", "mean_auc_diff", "wilcoxon_p", "p_holm", "significant"]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -320,11 +339,13 @@ def build_leaderboard(records: list[RunRecord], level: float = 0.95, baseline: s
     frame = rounds_frame(complete)
     ranks = rank_table(summary)
     ranked = list(ranks["method"])
+    sig = build_significance(runs[runs["method"].isin(ranked)])
     return Leaderboard(
         suite=str(runs["suite"].iloc[0]), level=level, records=complete, runs=runs, summary=summary,
         curves=curve_table(frame, "test_accuracy", level),
         teacher_curves=proportion_curve_table(frame[frame["round"] > 0], "teacher_accuracy_on_queried", level),
-        ranks=ranks, win_rates=win_rate_table(runs[runs["method"].isin(ranked)], ranked), skipped=skipped)
+        ranks=ranks, win_rates=win_rate_table(runs[runs["method"].isin(ranked)], ranked, sig.posthoc),
+        significance=sig, skipped=skipped)
 
 
 def provenance_summary(records: list[RunRecord]) -> dict[str, Any]:

@@ -334,6 +334,34 @@ def robustness_figure(lb: Leaderboard, rob: Robustness) -> object:
         return fig
 
 
+def cd_figure(lb: Leaderboard) -> object:
+    """The critical-difference diagram (scikit-posthocs): each ranked method at its average
+    rank over the (task, seed) blocks (1 = best, on the left), methods the Holm-corrected
+    Wilcoxon post-hoc cannot separate joined by a bar; height grows with the method count."""
+    import matplotlib.pyplot as plt
+    import scikit_posthocs
+
+    from benchmark.reporting.statistics import sig_matrix
+
+    sig = lb.significance
+    f = sig.friedman
+    methods = sorted(f.avg_ranks)
+    fig, ax = plt.subplots(figsize=(8.0, 1.4 + 0.16 * len(methods)), layout="constrained")
+    artists = scikit_posthocs.critical_difference_diagram(
+        pd.Series(f.avg_ranks)[methods], sig_matrix(sig.posthoc, methods), ax=ax, alpha=0.05,
+        label_fmt_left="{label} ({rank:.2f})", label_fmt_right="({rank:.2f}) {label}",
+        label_props={"fontsize": 7.5}, color_palette={m: st["color"] for m, st in styles(lb.methods).items()
+                                                      if m in f.avg_ranks})
+    for lines in artists.get("crossbars", []):  # drawn in set order, which varies with the hash seed
+        for line in lines:
+            line.set_xdata(sorted(line.get_xdata()))
+    p = "< 0.001" if f.p_value < 0.001 else f"= {f.p_value:.3f}"
+    ax.set_title(f"suite {lb.suite}: average rank over {f.n_blocks} (task, seed) blocks; bars join methods not "
+                 f"significantly different\n(Wilcoxon signed-rank, Holm over all pairs, α = 0.05; Friedman "
+                 f"χ² = {f.statistic:.1f}, p {p})", fontsize=8)
+    return fig
+
+
 FIGURES = {"accuracy_curves": accuracy_figure, "teacher_on_queried": teacher_figure, "auc_bars": auc_figure}
 
 
@@ -348,11 +376,15 @@ def _save(make: Callable[[], object], name: str, out: dict[str, bytes]) -> None:
 
 
 def render_all(lb: Leaderboard, rob: Robustness | None = None) -> dict[str, bytes]:
-    """``{"<figure>.<fmt>": bytes}`` for every figure and format; ``robustness`` too when
+    """``{"<figure>.<fmt>": bytes}`` for every figure and format; ``cd_diagram`` when the
+    leaderboard has a Friedman test over three or more ranked methods; ``robustness`` too when
     ``rob`` is given."""
     out: dict[str, bytes] = {}
     for name, make in FIGURES.items():
         _save(lambda: make(lb), name, out)
+    f = lb.significance.friedman
+    if f is not None and f.n_methods >= 3:
+        _save(lambda: cd_figure(lb), "cd_diagram", out)
     if rob is not None:
         _save(lambda: robustness_figure(lb, rob), "robustness", out)
     return out

@@ -7,8 +7,13 @@ Files written to the output folder (see ``benchmark.core.paths.leaderboard_dir``
   queried points, select/train seconds and teacher queries;
 - ``runs.csv`` (the per-seed values behind it), ``curves.csv`` (accuracy at each query
   count), ``teacher_on_queried.csv`` (per round), ``ranks.csv``, ``win_rates.csv``;
+- ``pairwise.csv`` (per task, every pair: paired t and Wilcoxon, Holm over the task's pairs),
+  ``best_set.csv`` (per task: the best set and the minimum detectable difference),
+  ``posthoc.csv`` (across (task, seed) blocks: Wilcoxon-Holm), see
+  ``benchmark.reporting.significance``;
 - ``leaderboard.md`` and ``leaderboard.tex``: every table with versions and seed counts;
-- ``accuracy_curves``, ``teacher_on_queried``, ``auc_bars`` as ``.png`` and ``.svg``;
+- ``accuracy_curves``, ``teacher_on_queried``, ``auc_bars`` as ``.png`` and ``.svg``, and
+  ``cd_diagram`` (the critical-difference diagram) when there are two blocks and three ranked methods;
 - ``index.html``: the self-contained sortable page with the plots and the provenance;
 - only when some task ran at two or more teacher-noise levels (``benchmark.reporting.robustness``):
   ``robustness.csv``, ``robustness_pairs.csv`` and ``robustness`` as ``.png`` and ``.svg``,
@@ -30,8 +35,9 @@ from benchmark.reporting.plots import render_all
 from benchmark.core.atomic import atomic_write, sweep_stale_tmp
 from benchmark.core.results import RunRecord, run_path
 from benchmark.reporting.robustness import Robustness, build_robustness, markdown_section
-from benchmark.reporting.tables import (MAIN_ALIGN, MAIN_HEADER, TEACHER_CURVE_NOTE, latex, main_rows, markdown, rank_header,
-                              rank_rows, ranking_caption, task_caption, wide_curve, wide_interval, win_matrix)
+from benchmark.reporting.tables import (BEST_ALIGN, BEST_HEADER, BEST_NOTE, MAIN_ALIGN, MAIN_HEADER, TEACHER_CURVE_NOTE,
+                                        best_rows, friedman_note, latex, main_rows, markdown, rank_header, rank_rows,
+                                        ranking_caption, task_caption, wide_curve, wide_interval, win_matrix)
 
 CSV_FLOAT = "%.6f"
 NAMED_UNFINISHED = 3  # unfinished run files named in the warning; the rest are counted
@@ -50,13 +56,14 @@ def markdown_document(lb: Leaderboard, rob: Robustness | None = None) -> str:
     captions = "\n\n".join(task_caption(lb, t) for t in lb.tasks)
     parts = [f"# AKD-Bench leaderboard: suite `{lb.suite}`", _intro(lb),
              "## Leaderboard", captions, markdown(MAIN_HEADER, main_rows(lb), MAIN_ALIGN),
+             "## Best methods and what the seeds can resolve", BEST_NOTE, markdown(BEST_HEADER, best_rows(lb), BEST_ALIGN),
              "## Average rank across tasks",
-             "Rank by mean AUC per task (1 = best; ties share the average rank), averaged over the tasks each "
-             f"method ran. {ranking_caption(lb)}.",
+             "Rank by mean AUC per task (1 = best; ties share the average rank), averaged over the distinct tasks "
+             f"each method ran (a noise-free level shared by several noise kinds counts once). {ranking_caption(lb)}.",
              markdown(rank_header(lb), rank_rows(lb), "l" + "r" * (len(rank_header(lb)) - 1)),
-             "## Pairwise win rate (row beats column)",
-             "Share of (task, seed) pairs where the row's AUC is higher (ties count half); `*`: p < 0.05, "
-             f"two-sided paired t-test on the AUC differences. {ranking_caption(lb)}.",
+             "## Critical-difference diagram and pairwise win rate (row beats column)", friedman_note(lb),
+             "Win rate: share of (distinct task, seed) pairs where the row's AUC is higher (ties count half); `*`: "
+             f"Holm-corrected Wilcoxon signed-rank p < 0.05 (the post-hoc above). {ranking_caption(lb)}.",
              markdown(head, rows, "l" + "r" * (len(head) - 1))]
     for task in lb.tasks:
         cap = task_caption(lb, task)
@@ -89,7 +96,7 @@ def latex_document(lb: Leaderboard) -> str:
                                                     f"{rc}.", f"tab:{lb.suite}-ranks",
                     "l" + "r" * (len(rank_header(lb)) - 1)),
               latex(head, rows, f"Suite {lb.suite}: pairwise win rate over (task, seed) AUC pairs, row beats column; "
-                                f"* p < 0.05 (paired t-test); {rc}.", f"tab:{lb.suite}-win-rates",
+                                f"* Holm-corrected Wilcoxon signed-rank p < 0.05; {rc}.", f"tab:{lb.suite}-win-rates",
                     "l" + "r" * (len(head) - 1))]
     for task in lb.tasks:
         h, r = wide_curve(lb.curves[lb.curves["task"] == task])
@@ -110,7 +117,9 @@ def render_report(lb: Leaderboard) -> dict[str, bytes]:
     files = {
         "leaderboard.csv": _csv(lb.summary), "runs.csv": _csv(lb.runs), "curves.csv": _csv(lb.curves),
         "teacher_on_queried.csv": _csv(lb.teacher_curves), "ranks.csv": _csv(lb.ranks),
-        "win_rates.csv": _csv(lb.win_rates), "leaderboard.md": markdown_document(lb, rob).encode(),
+        "win_rates.csv": _csv(lb.win_rates), "pairwise.csv": _csv(lb.significance.pairwise),
+        "best_set.csv": _csv(lb.significance.best), "posthoc.csv": _csv(lb.significance.posthoc),
+        "leaderboard.md": markdown_document(lb, rob).encode(),
         "leaderboard.tex": latex_document(lb).encode(), **figures,
         "index.html": render_html(lb, figures, rob).encode(),
     }

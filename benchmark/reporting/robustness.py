@@ -13,7 +13,11 @@ seed) rather than the nominal rate, since what a method faces is the realised er
 (level, method): AUC and final accuracy, mean and t-CI over seeds (the leaderboard's
 values). Paired comparisons at each level: every ``rad`` label against ``margin``,
 ``power_margin`` and ``random`` (those present), differences paired by seed with their
-mean, t-CI and two-sided paired t-test p-value.
+mean, t-CI, SD, two-sided paired t-test and Wilcoxon signed-rank p-values, and the t-test
+p-value Holm-corrected over the family of every comparison in the section (per metric). A
+noise-free level shown in several groups is one comparison of that family, not one per group.
+Per group, the minimum AUC difference that family's test detects with 80% power at the
+median seed count and paired SD (``benchmark.reporting.statistics``).
 """
 from __future__ import annotations
 
@@ -25,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from benchmark.reporting.leaderboard import Leaderboard
-from benchmark.reporting.metrics import mean_ci, paired_differences, paired_ttest
+from benchmark.reporting.metrics import mean_ci, paired_differences
+from benchmark.reporting.statistics import holm, min_detectable_difference, paired_test
 from benchmark.core.noise_label import parse_task_label
 from benchmark.reporting.tables import DASH, fmt, fmt_ci, markdown
 
@@ -36,8 +41,9 @@ LEVEL_COLS = ["base_task", "kind", "rate", "task", "pool_error_mean", "pool_erro
 TABLE_COLS = ["base_task", "kind", "rate", "task", "pool_error_mean", "method", "method_version", "privileged",
               "n_seeds", "auc_mean", "auc_ci95", "final_accuracy_mean", "final_accuracy_ci95"]
 PAIR_COLS = ["base_task", "kind", "rate", "task", "pool_error_mean", "method_a", "method_b", "n_pairs",
-             "auc_diff_mean", "auc_diff_ci95", "auc_p_value", "final_accuracy_diff_mean",
-             "final_accuracy_diff_ci95", "final_accuracy_p_value"]
+             "auc_diff_mean", "auc_diff_ci95", "auc_diff_sd", "auc_p_value", "auc_wilcoxon_p", "auc_p_holm",
+             "final_accuracy_diff_mean", "final_accuracy_diff_ci95", "final_accuracy_diff_sd",
+             "final_accuracy_p_value", "final_accuracy_wilcoxon_p", "final_accuracy_p_holm"]
 
 
 @dataclass(frozen=True)
@@ -117,8 +123,24 @@ def _pair_row(runs: pd.DataFrame, a: str, b: str, level: float) -> dict[str, Any
                   for g in (runs[runs["method"] == a], runs[runs["method"] == b]))
         _, d = paired_differences(sa, sb)
         m, h = mean_ci(d.tolist(), level)
-        row.update({"n_pairs": len(d), f"{col}_diff_mean": m, f"{col}_diff_ci95": h, f"{col}_p_value": paired_ttest(d)})
+        t = paired_test(sa, sb)
+        row.update({"n_pairs": t.n, f"{col}_diff_mean": m, f"{col}_diff_ci95": h, f"{col}_diff_sd": t.sd_diff,
+                    f"{col}_p_value": t.t_p, f"{col}_wilcoxon_p": t.wilcoxon_p})
     return row
+
+
+def _holm_family(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Holm over every distinct comparison of the section, per metric: a noise-free level that
+    stands as rate 0 in several groups is one member of the family (its rows share the value)."""
+    key = [(b, "noise-free" if r == 0.0 else t, a, c)
+           for b, r, t, a, c in zip(pairs["base_task"], pairs["rate"], pairs["task"], pairs["method_a"], pairs["method_b"])]
+    index: dict[tuple, int] = {}
+    first = [index.setdefault(k, i) for i, k in enumerate(key)]
+    distinct = sorted(index.values())
+    for col in ("auc", "final_accuracy"):
+        adjusted = dict(zip(distinct, holm(pairs[f"{col}_p_value"].to_numpy(float)[distinct])))
+        pairs[f"{col}_p_holm"] = [float(adjusted[i]) for i in first]
+    return pairs
 
 
 def _pairs(lb: Leaderboard, levels: pd.DataFrame) -> pd.DataFrame:
@@ -128,7 +150,24 @@ def _pairs(lb: Leaderboard, levels: pd.DataFrame) -> pd.DataFrame:
         for a, b in comparisons(runs):
             rows.append({"base_task": lv.base_task, "kind": lv.kind, "rate": lv.rate, "task": lv.task,
                          "pool_error_mean": lv.pool_error_mean, **_pair_row(runs, a, b, lb.level)})
-    return pd.DataFrame(rows, columns=PAIR_COLS)
+    pairs = pd.DataFrame(rows, columns=PAIR_COLS)
+    return _holm_family(pairs) if len(pairs) else pairs
+
+
+def family_size(pairs: pd.DataFrame) -> int:
+    """The number of distinct comparisons in the section's Holm family."""
+    return len({(b, "noise-free" if r == 0.0 else t, a, c) for b, r, t, a, c in
+                zip(pairs["base_task"], pairs["rate"], pairs["task"], pairs["method_a"], pairs["method_b"])})
+
+
+def group_mdd(rob: "Robustness", base: str, kind: str) -> float:
+    """The group's minimum detectable AUC difference: 80% power, two-sided paired t at
+    0.05 / family size, at the median seed count and median paired SD of its comparisons."""
+    g = _group(rob.pairs, base, kind)
+    if g.empty:
+        return float("nan")
+    return min_detectable_difference(float(np.median(g["auc_diff_sd"])), int(np.median(g["n_pairs"])),
+                                     m=family_size(rob.pairs))
 
 
 def build_robustness(lb: Leaderboard) -> Robustness | None:
@@ -156,16 +195,16 @@ def _level_name(rate: float, err: float) -> str:
     return f"rate {rate:g} (pool error {fmt(err)})"
 
 
-PAIR_HEADER = ["rate", "teacher pool error", "comparison", "pairs", "AUC difference", "p (AUC)",
-               "final acc. difference", "p (final)"]
+PAIR_HEADER = ["rate", "teacher pool error", "comparison", "pairs", "AUC difference", "p (AUC)", "Holm p (AUC)",
+               "Wilcoxon p (AUC)", "final acc. difference", "p (final)", "Holm p (final)"]
 
 
 def pair_rows(rob: Robustness, base: str, kind: str) -> list[list[str]]:
     """The paired comparisons of one group, one row per (level, comparison)."""
     return [[f"{r.rate:g}", fmt(r.pool_error_mean), f"{r.method_a} - {r.method_b}", str(r.n_pairs),
-             fmt_ci(r.auc_diff_mean, r.auc_diff_ci95, signed=True), fmt_p(r.auc_p_value),
-             fmt_ci(r.final_accuracy_diff_mean, r.final_accuracy_diff_ci95, signed=True),
-             fmt_p(r.final_accuracy_p_value)]
+             fmt_ci(r.auc_diff_mean, r.auc_diff_ci95, signed=True), fmt_p(r.auc_p_value), fmt_p(r.auc_p_holm),
+             fmt_p(r.auc_wilcoxon_p), fmt_ci(r.final_accuracy_diff_mean, r.final_accuracy_diff_ci95, signed=True),
+             fmt_p(r.final_accuracy_p_value), fmt_p(r.final_accuracy_p_holm)]
             for r in _group(rob.pairs, base, kind).itertuples(index=False)]
 
 
@@ -188,18 +227,27 @@ def auc_rows(rob: Robustness, base: str, kind: str) -> list[list[str]]:
 
 INTRO = ("Runs of one task at several teacher-noise levels (task labels `<task>@<kind>-<rate>`; the noise-free "
          "task counts as rate 0). Pool error: the teacher's measured error on the pool after noise, mean over "
-         "seeds. Differences are paired by seed: mean ± {ci} t-CI, and the two-sided paired t-test p-value.")
+         "seeds. Differences are paired by seed: mean ± {ci} t-CI, the two-sided paired t-test p-value, the same "
+         "p-value Holm-corrected over the {m} distinct comparisons of this section (a noise-free level shown in "
+         "several groups counts once) and the Wilcoxon signed-rank p-value. Only Holm p < 0.05 is a significant "
+         "difference.")
+
+
+def mdd_note(rob: "Robustness", base: str, kind: str) -> str:
+    """One sentence: the smallest AUC difference the group's comparisons can detect."""
+    return (f"Minimum detectable AUC difference at 80% power (two-sided paired t at α = 0.05/{family_size(rob.pairs)}, "
+            f"median paired SD and seed count of these comparisons): {fmt(group_mdd(rob, base, kind))}.")
 
 
 def markdown_section(rob: Robustness, level: float) -> list[str]:
     """The robustness part of ``leaderboard.md`` as a list of Markdown blocks."""
-    parts = ["## Robustness to teacher noise", INTRO.format(ci=f"{level:.0%}")]
+    parts = ["## Robustness to teacher noise", INTRO.format(ci=f"{level:.0%}", m=family_size(rob.pairs))]
     for base, kind in rob.groups:
         head = auc_header(rob, base, kind)
         parts += [f"### {base}, {kind} noise: AUC at each level", markdown(head, auc_rows(rob, base, kind),
                                                                           "l" + "r" * (len(head) - 1))]
         rows = pair_rows(rob, base, kind)
         parts += [f"### {base}, {kind} noise: paired differences",
-                  markdown(PAIR_HEADER, rows, "rrlrrrrr") if rows else "No rad runs with margin, power_margin or "
-                                                                      "random to compare at these levels."]
+                  (mdd_note(rob, base, kind) + "\n\n" + markdown(PAIR_HEADER, rows, "rrlr" + "r" * 7)) if rows else
+                  "No rad runs with margin, power_margin or random to compare at these levels."]
     return parts

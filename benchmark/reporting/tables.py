@@ -106,19 +106,20 @@ def main_rows(lb: Leaderboard) -> list[list[str]]:
 
 
 def rank_header(lb: Leaderboard) -> list[str]:
-    return ["method", "method v", *[f"rank on {t}" for t in lb.tasks], "average rank", "tasks", "seeds"]
+    return ["method", "method v", *[f"rank on {t}" for t in lb.ranked_tasks], "average rank", "tasks", "seeds"]
 
 
 def rank_rows(lb: Leaderboard) -> list[list[str]]:
     rows = []
     for _, r in lb.ranks.iterrows():
-        rows.append([r["method"], str(r["method_version"]), *[fmt_rank(r[f"rank_{t}"]) for t in lb.tasks],
+        rows.append([r["method"], str(r["method_version"]), *[fmt_rank(r[f"rank_{t}"]) for t in lb.ranked_tasks],
                      fmt(r["avg_rank"], 2), str(r["n_tasks"]), str(r["n_seeds"])])
     return rows
 
 
 def win_matrix(lb: Leaderboard) -> tuple[list[str], list[list[str]]]:
-    """Rows beat columns: win rate over paired (task, seed) AUCs; ``*`` marks p < 0.05."""
+    """Rows beat columns: win rate over paired (task, seed) AUCs; ``*`` marks a Holm-corrected
+    Wilcoxon p < 0.05."""
     methods = lb.ranked_methods
     cell = {(a, b): (w, s) for a, b, w, s in
             zip(lb.win_rates["method_a"], lb.win_rates["method_b"], lb.win_rates["win_rate"],
@@ -191,3 +192,40 @@ def ranking_caption(lb: Leaderboard) -> str:
     lo, hi = (int(s["n_seeds"].min()), int(s["n_seeds"].max())) if len(s) else (0, 0)
     seeds = f"{lo}" if lo == hi else f"{lo}–{hi}"
     return f"tasks: {tasks or 'none'}; methods: {methods or 'none'}; {seeds} seeds per (task, method)"
+
+
+# ----------------------------------------------------------------------------- corrected tests
+
+BEST_HEADER = ["task", "seeds", "top method", "best set", "comparisons with the top", "median paired SD",
+               "min. detectable difference", "significant pairs"]
+BEST_ALIGN = "lrllrrrr"
+BEST_NOTE = ("Best set: the method of highest mean AUC and every method not significantly worse than it (paired "
+             "t-test on per-seed AUC, Holm-corrected over the comparisons with the top, α = 0.05). Minimum "
+             "detectable difference: the smallest true AUC difference that this test detects with 80% power at "
+             "this many seeds (two-sided, α = 0.05 / comparisons), from the median paired SD of those comparisons; "
+             "these records cannot resolve smaller differences. Significant pairs: pairs of methods whose paired "
+             "t-test is significant after Holm correction over all pairs of the task (`pairwise.csv`).")
+
+
+def best_rows(lb: Leaderboard) -> list[list[str]]:
+    """One row per task: seeds, top method, best set, the test's resolution and the pair count."""
+    sig = lb.significance
+    rows = []
+    for r in sig.best.itertuples(index=False):
+        p = sig.pairwise[sig.pairwise["task"] == r.task]
+        rows.append([r.task, str(r.n_seeds), r.top, r.best_set, str(r.n_comparisons), fmt(r.median_paired_sd),
+                     fmt(r.mdd), f"{int(p['significant'].sum())} of {len(p)}"])
+    return rows
+
+
+def friedman_note(lb: Leaderboard) -> str:
+    """The Friedman test across blocks in one sentence, and what the diagram and win stars mean."""
+    f = lb.significance.friedman
+    if f is None:
+        return "Fewer than two complete (task, seed) blocks or two ranked methods: no test across blocks."
+    p = "= " + DASH if f.p_value != f.p_value else ("< 0.001" if f.p_value < 0.001 else "= " + fmt(f.p_value, 3))
+    return (f"Blocks: {f.n_blocks} (task, seed) pairs of the distinct tasks where all {f.n_methods} ranked methods "
+            f"finished (a noise-free level shared by several noise kinds counts once). Friedman test: "
+            f"χ² = {fmt(f.statistic, 2)}, p {p}. Post-hoc: Wilcoxon signed-rank test on every pair over the "
+            f"blocks, Holm-corrected over the {f.n_methods * (f.n_methods - 1) // 2} pairs (`posthoc.csv`); "
+            f"`cd_diagram.png` draws the average rank per block and joins the methods it cannot separate.")
