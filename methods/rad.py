@@ -25,7 +25,11 @@ value ``G(lam)`` of that fill is concave and piecewise linear in ``lam``; we max
 golden-section search and then evaluate every breakpoint next to the maximiser, which is
 exact. ``k = 0`` gives deterministic top-b sampling.
 
-Sampling. Systematic sampling draws exactly b distinct points with P(i) = pi_i.
+Sampling. ``sampler: systematic`` (the default) draws exactly b distinct points with
+P(i) = pi_i by systematic sampling in a random order; ``sampler: deprnd`` by dependent
+rounding (``methods.depround``; Gandhi et al., J. ACM 2006), the paper's Algorithm 2. Both
+have the same marginals, so the guarantee below holds for either; they differ in how the
+selections are correlated.
 
 Guarantee. For every placement of at most k teacher mistakes, the expected total gain of
 the correctly labeled selected points is at least the game value. Deterministic top-b has
@@ -34,7 +38,8 @@ worst case ``sum_{i=k+1..b} g_(i)`` (0 once k >= b); uniform sampling has
 
 Choosing k. ``k = round(k_scale * eps_T * n)`` each round, with ``eps_T`` the teacher's
 top-1 error on the labeled validation split and n the unqueried pool size; ``k >= n`` is
-treated as ``n - 1``.
+treated as ``n - 1``. The privileged ablation ``rad_true_k`` (``methods.rad_true_k``) uses
+the true number of teacher mistakes on the pool instead; ``rad`` never sees it.
 """
 from __future__ import annotations
 
@@ -47,6 +52,7 @@ from benchmark.core.config import ConfigError
 from benchmark.core.registry import register_method
 from benchmark.run.state import PoolState
 from methods.base import AcquisitionMethod
+from methods.depround import dep_round
 from methods.uncertainty import GAINS
 
 GAIN_FLOOR = 1e-12
@@ -228,33 +234,64 @@ def worst_case_value(pi: np.ndarray, gains: np.ndarray, k: int) -> float:
 
 
 K_MODES = ("validation", "fixed", "fraction")
+SAMPLERS = {"systematic": systematic_sample, "deprnd": dep_round}
+DEFAULT_SAMPLER = "systematic"
 
 
 @register_method("rad")
 class RAD(AcquisitionMethod):
-    """Robust active distillation: maximin inclusion probabilities against k teacher mistakes."""
+    """Robust active distillation: maximin inclusion probabilities against k teacher mistakes.
+
+    Baykal et al., *Robust Active Distillation*, ICLR 2023. Exactly b distinct points are drawn
+    with the maximin inclusion probabilities (see the module docstring).
+
+    Parameters: ``gain`` (margin, entropy, least_confidence); ``k_mode`` (validation: k from
+    the teacher's validation error; fixed: ``k``; fraction: ``fraction`` of the unqueried pool)
+    and ``k_scale`` >= 0 multiplying it; ``sampler`` (systematic, deprnd). ``sampler`` was
+    added after version 1: ``get_params`` leaves it out while it is ``systematic``, so the
+    parameters and run id of a run made before it existed stay the same. Logs ``k_used`` (the
+    adversary budget), ``support_size`` (points with pi > 0), ``game_value`` and
+    ``expected_gain`` per round."""
 
     requires = frozenset({"student_probs"})
 
     def __init__(self, gain: str = "margin", k_mode: str = "validation", k: int | None = None,
-                 fraction: float | None = None, k_scale: float = 1.0) -> None:
+                 fraction: float | None = None, k_scale: float = 1.0, sampler: str = DEFAULT_SAMPLER) -> None:
         self.gain = gain
         self.k_mode = k_mode
         self.k = k
         self.fraction = fraction
         self.k_scale = k_scale
+        self.sampler = sampler
+
+    def get_params(self) -> dict[str, Any]:
+        params = super().get_params()
+        if params.get("sampler") == DEFAULT_SAMPLER:
+            del params["sampler"]
+        return params
+
+    def _validate_common(self) -> None:
+        """The parameters every RAD variant has: gain, k_scale, sampler."""
+        if self.gain not in GAINS:
+            raise ConfigError(f"method {self.name!r}: gain {self.gain!r} is not one of {', '.join(GAINS)}")
+        if not isinstance(self.k_scale, (int, float)) or self.k_scale < 0:
+            raise ConfigError(f"method {self.name!r}: k_scale must be a number >= 0, got {self.k_scale!r}")
+        if self.sampler not in SAMPLERS:
+            raise ConfigError(f"method {self.name!r}: sampler {self.sampler!r} is not one of {', '.join(SAMPLERS)}")
 
     def validate_params(self) -> None:
-        if self.gain not in GAINS:
-            raise ConfigError(f"method 'rad': gain {self.gain!r} is not one of {', '.join(GAINS)}")
+        self._validate_common()
         if self.k_mode not in K_MODES:
-            raise ConfigError(f"method 'rad': k_mode {self.k_mode!r} is not one of {', '.join(K_MODES)}")
+            raise ConfigError(f"method {self.name!r}: k_mode {self.k_mode!r} is not one of {', '.join(K_MODES)}")
         if self.k_mode == "fixed" and (not isinstance(self.k, int) or isinstance(self.k, bool) or self.k < 0):
-            raise ConfigError(f"method 'rad': k_mode 'fixed' needs an integer k >= 0, got k={self.k!r}")
+            raise ConfigError(f"method {self.name!r}: k_mode 'fixed' needs an integer k >= 0, got k={self.k!r}")
         if self.k_mode == "fraction" and (not isinstance(self.fraction, (int, float)) or not 0 <= self.fraction <= 1):
-            raise ConfigError(f"method 'rad': k_mode 'fraction' needs fraction in [0, 1], got {self.fraction!r}")
-        if not isinstance(self.k_scale, (int, float)) or self.k_scale < 0:
-            raise ConfigError(f"method 'rad': k_scale must be a number >= 0, got {self.k_scale!r}")
+            raise ConfigError(f"method {self.name!r}: k_mode 'fraction' needs fraction in [0, 1], "
+                              f"got {self.fraction!r}")
+
+    def scaled_k(self, base: float, n: int) -> int:
+        """``round(k_scale * base)`` clipped to [0, n - 1]."""
+        return int(min(max(round(self.k_scale * base), 0), n - 1))
 
     def adversary_budget(self, state: PoolState) -> int:
         """k for this round, clipped to [0, n - 1]."""
@@ -265,14 +302,18 @@ class RAD(AcquisitionMethod):
             base = float(self.k)
         else:
             base = float(self.fraction) * n
-        return int(min(max(round(self.k_scale * base), 0), n - 1))
+        return self.scaled_k(base, n)
 
     def select_positions(self, state: PoolState, budget: int, rng: np.random.Generator, *args: Any) -> np.ndarray:
         self.validate_params()
+        return self.draw(state, budget, rng, self.adversary_budget(state))
+
+    def draw(self, state: PoolState, budget: int, rng: np.random.Generator, k: int) -> np.ndarray:
+        """(budget,) positions into ``state.unlabeled`` drawn from the maximin inclusion
+        probabilities against ``k`` mistakes (0 <= k <= n - 1), with the diagnostics logged."""
         g = np.maximum(GAINS[self.gain](np.asarray(state.student_probs)), GAIN_FLOOR)
-        k = self.adversary_budget(state)
         pi = rad_inclusion_probabilities(g, k, budget)
-        pos = systematic_sample(pi, rng)
+        pos = SAMPLERS[self.sampler](pi, rng)
         self.log(k_used=k, support_size=int((pi > 0).sum()), game_value=worst_case_value(pi, g, k),
                  expected_gain=float(pi @ g))
         return pos
