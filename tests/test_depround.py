@@ -2,8 +2,6 @@
 0/1 entries, floating error, bad input; RAD's ``sampler`` option."""
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from benchmark.core.config import ConfigError, MethodEntry
 from benchmark.run.loop import instantiate_method
@@ -155,18 +153,6 @@ def test_bad_pi_raises(pi, match):
         dep_round(pi, np.random.default_rng(0))
 
 
-gains_st = st.lists(st.floats(0.0, 1.0, allow_nan=False), min_size=1, max_size=60).map(np.array)
-
-
-@settings(max_examples=150, deadline=None)
-@given(g=gains_st, seed=st.integers(0, 2**32 - 1), data=st.data())
-def test_property_exactly_b_distinct_inside_the_support(g, seed, data):
-    n = len(g)
-    b = data.draw(st.integers(1, n))
-    pi = rad_inclusion_probabilities(g, data.draw(st.integers(0, n)), b)
-    s = dep_round(pi, np.random.default_rng(seed))
-    assert len(s) == b and len(np.unique(s)) == b and s.min() >= 0 and s.max() < n
-    assert np.all(pi[s] > 0) and np.all(np.isin(np.flatnonzero(pi >= 1 - 1e-9), s))
 
 
 # ----------------------------------------------------------------------------- RAD's sampler option

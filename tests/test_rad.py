@@ -11,6 +11,7 @@ from scipy.optimize import linprog
 
 from benchmark.core.config import ConfigError, MethodEntry
 from benchmark.run.loop import RunSpec, execute_run, instantiate_method
+from methods.depround import dep_round
 from methods.rad import (RAD, rad_distribution, rad_inclusion_probabilities, systematic_sample,
                          worst_case_value)
 from methods.uncertainty import margin_gain
@@ -189,15 +190,16 @@ def test_property_feasible_and_optimal(g, data):
     assert worst_case_value(pi, g, kk) == pytest.approx(lp_optimum(np.maximum(g, 1e-12), kk, b), abs=1e-7)
 
 
+@pytest.mark.parametrize("sampler", [systematic_sample, dep_round], ids=["systematic", "deprnd"])
 @settings(max_examples=100, deadline=None)
 @given(g=gains_st, seed=st.integers(0, 2**32 - 1), data=st.data())
-def test_property_sampler_returns_b_distinct(g, seed, data):
+def test_property_sampler_returns_b_distinct(sampler, g, seed, data):
     n = len(g)
     b = data.draw(st.integers(1, n))
     pi = rad_inclusion_probabilities(g, data.draw(st.integers(0, n)), b)
-    s = systematic_sample(pi, np.random.default_rng(seed))
+    s = sampler(pi, np.random.default_rng(seed))
     assert len(s) == b and len(np.unique(s)) == b and s.min() >= 0 and s.max() < n
-    assert np.all(pi[s] > 0)
+    assert np.all(pi[s] > 0) and np.all(np.isin(np.flatnonzero(pi >= 1 - 1e-9), s))
 
 
 @settings(max_examples=100, deadline=None)
