@@ -166,8 +166,10 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
                         "level is reported as its own task, digits@flip_uniform-0.2); overrides the suite's")
     p.add_argument("--noise-kind", choices=NOISE_KINDS,
                    help="the kind of teacher error for --teacher-noise: confident flips anywhere (flip_uniform), "
-                        "on the teacher's smallest margins (flip_hard), fixed class confusions (flip_pairs), or "
-                        "noisy teacher training labels (train_labels) (default: flip_uniform)")
+                        "on the teacher's smallest margins (flip_hard), fixed class confusions (flip_pairs), on the "
+                        "round-0 student's highest-gain points (flip_informative), on the current student's "
+                        "highest-gain points each round (flip_adaptive), or noisy teacher training labels "
+                        "(train_labels) (default: flip_uniform)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
     p.add_argument("--data-dir", type=Path,
                    help="folder that relative data-file paths in task YAMLs are resolved against, e.g. the folder "

@@ -173,8 +173,8 @@ def test_a_run_line_must_have_every_header_field(validator):
     ("methods: [{name: a, lbl: b}]", "field 'methods[0].lbl': unknown field; valid fields are "
                                      "['label', 'name', 'params']"),
     ("teacher_noise: {kind: [flip_uniform, bad], rates: [0.1]}",
-     "field 'teacher_noise.kind[1]': expected one of 'flip_uniform', 'flip_hard', 'flip_pairs', 'train_labels', "
-     "got 'bad'"),
+     "field 'teacher_noise.kind[1]': expected one of 'flip_uniform', 'flip_hard', 'flip_pairs', 'flip_informative', "
+     "'flip_adaptive', 'train_labels', got 'bad'"),
     ("teacher_noise: {kind: flip_uniform, rates: [0.1, 1.5]}",
      "field 'teacher_noise.rates[1]': expected a value in [0, 1), got 1.5"),
     ("tasks: digits", "field 'tasks': expected a list of task names, got 'digits'"),

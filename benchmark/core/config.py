@@ -51,7 +51,7 @@ NonNegative = Annotated[Int, Field(ge=0)]
 Positive = Annotated[Float, Field(gt=0)]
 Fraction = Annotated[Float, Field(ge=0, le=1)]
 Rate = Annotated[Float, Field(ge=0, lt=1)]
-NoiseKind = Literal["flip_uniform", "flip_hard", "flip_pairs", "train_labels"]
+NoiseKind = Literal["flip_uniform", "flip_hard", "flip_pairs", "flip_informative", "flip_adaptive", "train_labels"]
 
 
 def _expected(expected: str, **ctx: Any) -> PydanticCustomError:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Iterable
 
 SEPARATOR = "@"
-KINDS = ("flip_uniform", "flip_hard", "flip_pairs", "train_labels")
+KINDS = ("flip_uniform", "flip_hard", "flip_pairs", "flip_informative", "flip_adaptive", "train_labels")
 
 
 def task_label(task: str, kind: str | None = None, rate: float | None = None) -> str:

@@ -67,6 +67,13 @@ class RoundRecord:
     train_seconds: Num
     method: dict[str, Any] = field(default_factory=dict)
     """Diagnostics the method reported."""
+    teacher_noise: Optional[dict[str, Any]] = None
+    """Only under a student-gain teacher noise (flip_informative, flip_adaptive), rounds >= 1:
+    the harness's audit of the hidden placement, never shown to the method:
+    ``flipped_queried`` (the pool indices bought this round whose answer was flipped),
+    ``flipped_unqueried`` (how many unqueried pool points were answered wrong when the method
+    selected) and ``validation_error`` (the teacher validation error the method saw). Absent
+    from the file otherwise."""
 
     def validate(self, what: str = "round record") -> "RoundRecord":
         _check(_ROUND, dataclasses.asdict(self), what)
@@ -141,10 +148,19 @@ class RunRecord(RunHeader):
 
     def to_lines(self) -> list[str]:
         lines = [_dumps({"record": "run", **self.header()})]
-        lines += [_dumps({"record": "round", **dataclasses.asdict(r)}) for r in self.rounds]
+        lines += [_dumps({"record": "round", **_round_fields(r)}) for r in self.rounds]
         if self.summary is not None:
             lines.append(_dumps({"record": "summary", **self.summary}))
         return lines
+
+
+def _round_fields(r: RoundRecord) -> dict[str, Any]:
+    """A round's fields as written: ``teacher_noise`` only where it is set, so the files of runs
+    without a student-gain noise stay as they were."""
+    d = dataclasses.asdict(r)
+    if d["teacher_noise"] is None:
+        d.pop("teacher_noise")
+    return d
 
 
 _ROUND, _RECORD = TypeAdapter(RoundRecord), TypeAdapter(RunRecord)

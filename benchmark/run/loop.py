@@ -20,6 +20,14 @@ under ``method["mixup"]`` so that a resumed run rebuilds exactly the same inputs
 Methods that need ``initial_pool_embeddings`` get the round-0 student's features; on resume
 the round-0 student is rebuilt (deterministically) for them.
 
+Student-gain teacher noise (``flip_informative``, ``flip_adaptive``; ``benchmark.run.gain_noise``):
+after round 0's training the harness places the teacher's mistakes by the round-0 student's
+gain (pool, validation, test); under ``flip_adaptive`` it places them again on the unqueried
+pool and the validation split after every later round's training, by the student that selects
+next. The oracle answers from the placement in force when a point is bought; each round record
+keeps the placement's audit (``teacher_noise``), from which a resumed run replays the answers
+it paid for, and the round-0 student is rebuilt on resume to place the rest.
+
 Structure: ``execute_run`` plans the run (``_plan_run``: method, data, splits, run id), looks
 for a stored record (``_stored_record``), gets the teacher, and hands over to a ``_RunLoop``,
 which holds the run's state and plays its steps: ``resume``, then per round ``select``, ``pay``,
@@ -46,10 +54,11 @@ from benchmark.core.compute import compute_identity
 from benchmark.core.numerics import provenance as numerics_provenance
 from benchmark.core.config import ConfigError, MethodEntry, TaskConfig, spec_dict, stable_hash
 from benchmark.data import LoadedData, Splits, load_data, make_splits
-from benchmark.core.errors import RunConflictError
+from benchmark.core.errors import ResultsError, RunConflictError
 from benchmark.models import build_model
 from benchmark.run.conflict import check_same_code, check_same_run
-from benchmark.run.noise import OUTPUT_KINDS, flip_new_answers
+from benchmark.run.gain_noise import GainNoise
+from benchmark.run.noise import FLIP_KINDS, STUDENT_KINDS, flip_new_answers
 from benchmark.core.registry import METHODS
 from benchmark.core.results import SCHEMA_VERSION, FileStore, RoundRecord, RunRecord, RunStore, run_path
 from benchmark.core.seeding import derive_rng, derive_seed
@@ -225,7 +234,9 @@ class _MixedAnswers:
 
     The ``TeacherOracle`` calls it for the mixed inputs it is paid for. The teacher model is
     loaded from its cache on the first call; the task's teacher noise applies as to every other
-    answer, keyed by the call's number within the run (a resumed run replays the calls in order)."""
+    answer, keyed by the call's number within the run (a resumed run replays the calls in order).
+    A new input has no rank among a split's points, so under ``flip_hard`` and the student-gain
+    kinds each answer is flipped with probability ``rate``, as under ``flip_uniform``."""
 
     def __init__(self, plan: _RunPlan, device: torch.device, log: Callable[[str], None]) -> None:
         self._plan, self._device, self._log = plan, device, log
@@ -238,7 +249,7 @@ class _MixedAnswers:
             self._model = load_teacher_model(task, p.data, p.splits, seed, self._device, log=self._log)
         logits = predict(self._model, x, self._device, logits=True)[0]
         noise = task.teacher.noise
-        if noise is None or noise.kind not in OUTPUT_KINDS:
+        if noise is None or noise.kind not in FLIP_KINDS:
             return logits
         self._calls += 1  # the k-th call of a run
         return flip_new_answers(logits, noise.kind, noise.rate, p.data.num_classes, seed, task.name,
@@ -250,13 +261,15 @@ class _Query:
     """One round's paid query as recorded: the queried pool indices ``idx`` (b,), the method's
     diagnostics (plus ``mixup`` for mixed queries), the seconds the selection took, the
     teacher's accuracy on the queried points and the student's mean margin gain on them
-    (None in round 0, which queries nothing)."""
+    (None in round 0, which queries nothing), and the audit of a student-gain teacher noise
+    (``RoundRecord.teacher_noise``; None otherwise)."""
 
     idx: np.ndarray
     diag: dict[str, Any]
     select_seconds: float = 0.0
     teacher_accuracy: float | None = None
     mean_gain: float | None = None
+    noise_audit: dict[str, Any] | None = None
 
 
 class _RunLoop:
@@ -279,10 +292,13 @@ class _RunLoop:
         data, splits, self.C = plan.data, plan.splits, plan.data.num_classes
         self.x_pool, self.y_pool = splits.xy(data, "pool")
         self.x_lab, self.y_lab = splits.xy(data, "labeled")
-        _, y_val = splits.xy(data, "validation")
+        self.x_val, self.y_val = splits.xy(data, "validation")
         self.x_test, self.y_test = splits.xy(data, "test")
-        self.val_err = teacher.validation_error(y_val)
+        self.val_err = teacher.validation_error(self.y_val)
         self.teacher_pool_pred = teacher.pool_probs.argmax(axis=1)
+        noise = self.task.teacher.noise
+        self.gain_noise = (GainNoise(noise, teacher, self.C, self.seed, self.task.name)
+                           if noise is not None and noise.kind in STUDENT_KINDS else None)
         self.record = record if record is not None else self._new_record()
         self.session_start = time.perf_counter()
         self.wall_before = float(self.record.provenance.get("wall_seconds", 0.0))
@@ -310,9 +326,8 @@ class _RunLoop:
             method_label=spec.method.label, method_version=p.method.version, params=p.params, seed=self.seed,
             privileged=p.privileged, rounds_planned=task.rounds, queries_per_round=task.queries_per_round,
             data_fingerprint=p.data.fingerprint,
-            teacher={"model": task.teacher.model.name, "train_on": task.teacher.train_on,
-                     "validation_error": self.val_err, "test_accuracy": accuracy(self.teacher.test_probs, self.y_test),
-                     "pool_accuracy": float((self.teacher_pool_pred == self.y_pool).mean()), **noise},
+            teacher={"model": task.teacher.model.name, "train_on": task.teacher.train_on, **self._teacher_quality(),
+                     **noise},
             provenance={**_code_provenance(), "device": _device_name(self.device), "compute": p.compute,
                         "method_code": p.method_code,  # not in the run id: see _RunPlan
                         "numerics": numerics_provenance(),
@@ -321,6 +336,43 @@ class _RunLoop:
                         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                         "wall_seconds": 0.0},
         )
+
+    def _teacher_quality(self) -> dict[str, float]:
+        """The teacher as it answers now: validation error, test and pool accuracy."""
+        return {"validation_error": self.val_err, "test_accuracy": accuracy(self.teacher.test_probs, self.y_test),
+                "pool_accuracy": float((self.teacher_pool_pred == self.y_pool).mean())}
+
+    def _serve(self, teacher: TeacherOutputs) -> None:
+        """Make ``teacher`` the teacher that answers from now on: the oracle's answers to later
+        queries, the validation error methods see, and the hidden scores the harness records."""
+        self.teacher = teacher
+        self.oracle.set_answers(teacher.pool_logits)
+        self.val_err = teacher.validation_error(self.y_val)
+        self.teacher_pool_pred = teacher.pool_probs.argmax(axis=1)
+
+    def place_noise(self, r: int) -> None:
+        """After round ``r``'s training, place a student-gain teacher noise for round r + 1's
+        queries by the student just trained: after round 0 for both kinds (every split), after
+        every later round but the last for ``flip_adaptive`` (pool and validation). A new run
+        records the teacher it first serves in its header. No-op for the other kinds."""
+        gn = self.gain_noise
+        if gn is None or r >= self.task.rounds or (r > 0 and not gn.adaptive):
+            return
+        inputs = {"pool": self.x_pool_t, "validation": self.x_val, "test": self.x_test}
+        self._serve(gn.place(r + 1, self.student, inputs, self.oracle.unqueried(), self.device))
+        if r == 0 and not self.record.rounds:
+            self.record.teacher.update(self._teacher_quality())
+
+    def _replay_answers(self, done: RoundRecord) -> None:
+        """Before a recorded round's queries are paid again on resume: the oracle answers as it
+        did then (the recorded flipped points flipped, the rest clean). Raises ``ResultsError``
+        when the round lacks the record of a student-gain noise."""
+        if self.gain_noise is None:
+            return
+        if done.teacher_noise is None or "flipped_queried" not in done.teacher_noise:
+            raise ResultsError(f"{self.store.where}: round {done.round} has no teacher_noise record, which the "
+                               f"{self.task.teacher.noise.kind} noise needs to resume; --fresh runs it again")
+        self.oracle.set_answers(self.gain_noise.replayed(np.asarray(done.teacher_noise["flipped_queried"])))
 
     def run(self) -> RunRecord:
         """Resume, then play every round not yet recorded; returns the complete record."""
@@ -332,16 +384,23 @@ class _RunLoop:
     def resume(self) -> None:
         """Replay the paid queries of the recorded rounds into the fresh oracle and retrain the
         last student (every student of the chain when warm-starting, and the round-0 student
-        for ``initial_pool_embeddings``); training is deterministic, so this is exact. No-op
-        for a new record."""
+        for ``initial_pool_embeddings`` and for a student-gain teacher noise, whose recorded
+        answers are replayed as they were given); training is deterministic, so this is exact.
+        No-op for a new record."""
         n_done = len(self.record.rounds)
+        need_first = self.need_initial or self.gain_noise is not None
         for r in range(n_done):
             if r > 0:
                 done = self.record.rounds[r]
+                self._replay_answers(done)
                 self.pay(np.asarray(done.queried, dtype=np.int64), _plan_from_record(done.method))
-            if self.task.train.warm_start or r == n_done - 1 or (r == 0 and self.need_initial):
+            if self.task.train.warm_start or r == n_done - 1 or (r == 0 and need_first):
                 self.train(r)
             self._keep_initial_student(r)
+            if r == 0 or r == n_done - 1:
+                self.place_noise(r)
+        if self.gain_noise is not None:  # the replayed answers gave way to the placement in force
+            self.oracle.set_answers(self.teacher.pool_logits)
 
     def play_round(self, r: int) -> None:
         """Round ``r``: query (``select`` and ``pay``; nothing in round 0), ``train``, ``evaluate``
@@ -352,16 +411,24 @@ class _RunLoop:
         self.train(r)
         train_seconds = time.perf_counter() - t0
         self._keep_initial_student(r)
+        self.place_noise(r)
         self.record_round(r, query, self.evaluate(), train_seconds)
 
     def query(self, r: int) -> _Query:
         """Round ``r``'s paid query: ``select``, ``pay``, then score what was bought: the
         teacher's accuracy on the queried points (for a mixed input, the teacher's answer on it
         against the queried point's label: its weight is at least 0.5) and the current
-        student's mean margin gain on them."""
+        student's mean margin gain on them; under a student-gain noise, the audit of its placement."""
         t0 = time.perf_counter()
         idx, mix, diag = self.select(r)
         select_seconds = time.perf_counter() - t0
+        audit = None
+        if self.gain_noise is not None:
+            flipped = self.gain_noise.pool_flipped
+            from_pool = idx if mix is None else idx[~mix.mixed]
+            audit = {"flipped_queried": [int(i) for i in np.sort(from_pool[flipped[from_pool]])],
+                     "flipped_unqueried": int(flipped[self.oracle.unqueried()].sum()),
+                     "validation_error": self.val_err}
         soft = self.pay(idx, mix)
         if mix is None:
             teacher_accuracy = float((self.teacher_pool_pred[idx] == self.y_pool[idx]).mean())
@@ -371,7 +438,7 @@ class _RunLoop:
         p_sel, _ = predict(self.student, self.x_pool_t, self.device, index=idx)
         p_sorted = np.sort(p_sel, axis=1)
         gain = float((1.0 - (p_sorted[:, -1] - p_sorted[:, -2])).mean()) if self.C > 1 else 0.0
-        return _Query(idx, diag, select_seconds, teacher_accuracy, gain)
+        return _Query(idx, diag, select_seconds, teacher_accuracy, gain, audit)
 
     def pool_state(self, r: int) -> PoolState:
         """Round ``r``'s ``PoolState``. The fields the method requires are computed here, before
@@ -459,7 +526,8 @@ class _RunLoop:
         rec.rounds.append(RoundRecord(
             round=r, n_labeled=len(self.y_lab), n_queries=self.oracle.n_queries, queried=[int(i) for i in query.idx],
             **scores, teacher_accuracy_on_queried=query.teacher_accuracy, mean_gain=query.mean_gain,
-            select_seconds=query.select_seconds, train_seconds=train_seconds, method=query.diag))
+            select_seconds=query.select_seconds, train_seconds=train_seconds, method=query.diag,
+            teacher_noise=query.noise_audit))
         rec.provenance["wall_seconds"] = self.wall_before + time.perf_counter() - self.session_start
         if r == self.task.rounds:
             rec.finish(rec.provenance["wall_seconds"])

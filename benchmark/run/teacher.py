@@ -20,7 +20,7 @@ import torch
 
 from benchmark.core import paths
 from benchmark.core.compute import compute_identity
-from benchmark.run.noise import OUTPUT_KINDS, n_affected, noisy_labels, output_swaps
+from benchmark.run.noise import FLIP_KINDS, OUTPUT_KINDS, n_affected, noisy_labels, output_swaps
 from benchmark.core.config import TaskConfig, spec_dict, stable_hash
 from benchmark.data.base import LoadedData
 from benchmark.data.splits import Splits
@@ -106,6 +106,15 @@ class TeacherOracle:
         if not self.__answers:
             return np.zeros((0, self.__logits.shape[1]), dtype=np.float32)
         return np.concatenate(self.__answers)
+
+    def set_answers(self, pool_logits: np.ndarray) -> None:
+        """Answer later queries from ``pool_logits`` (n_pool, C): the harness's hook for a teacher
+        whose errors move between rounds (``flip_adaptive``). Answers already paid for keep the
+        values they were given. Raises ``OracleError`` for a shape other than the pool's."""
+        new = np.asarray(pool_logits, dtype=np.float32)
+        if new.shape != self.__logits.shape:
+            raise OracleError(f"answers must have the pool's shape {self.__logits.shape}, got {new.shape}")
+        self.__logits = frozen_array(new)
 
     def query(self, indices: np.ndarray | list[int], inputs: np.ndarray | None = None,
               use_inputs: np.ndarray | None = None) -> np.ndarray:
@@ -195,11 +204,12 @@ def teacher_key(task: TaskConfig, data: LoadedData, splits: Splits, seed: int, d
 
 
 def _trained_spec(task: TaskConfig) -> Any:
-    """The teacher spec that determines training: noise on the outputs (the flip kinds) is
-    applied after training, so every flip level shares one trained teacher; label noise
-    (``train_labels``) changes the training itself."""
+    """The teacher spec that determines training: noise on the outputs (the flip kinds, the
+    student-gain ones included) is applied after training, so every flip level shares one
+    trained teacher and the cache holds its clean outputs only; label noise (``train_labels``)
+    changes the training itself."""
     noise = task.teacher.noise
-    if noise is not None and noise.kind in OUTPUT_KINDS:
+    if noise is not None and noise.kind in FLIP_KINDS:
         return dataclasses.replace(task.teacher, noise=None)
     return task.teacher
 
@@ -236,13 +246,15 @@ def _train_teacher(task: TaskConfig, data: LoadedData, splits: Splits, seed: int
 def get_teacher(task: TaskConfig, data: LoadedData, splits: Splits, seed: int, device: torch.device,
                 log: Callable[[str], None] = lambda s: None) -> TeacherOutputs:
     """The teacher's outputs with the task's teacher noise applied (``benchmark.run.noise``) on
-    every split, before anything is queried: from the cache or trained here."""
+    every split, before anything is queried: from the cache or trained here. The student-gain
+    kinds (``flip_informative``, ``flip_adaptive``) are returned clean: the run loop places
+    them (``benchmark.run.gain_noise``)."""
     return with_output_noise(_trained_outputs(task, data, splits, seed, device, log), task, seed)
 
 
 def with_output_noise(outputs: TeacherOutputs, task: TaskConfig, seed: int) -> TeacherOutputs:
     """``outputs`` under the task's flip noise (the same swaps on logits and probabilities);
-    unchanged without noise, for ``train_labels`` and at rate 0."""
+    unchanged without noise, for ``train_labels``, for the student-gain kinds and at rate 0."""
     noise = task.teacher.noise
     if noise is None or noise.kind not in OUTPUT_KINDS:
         return outputs
