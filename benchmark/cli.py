@@ -43,6 +43,7 @@ EXAMPLES = [  # (arguments, what the command does)
     ("prepare movie_snippets --data-dir data", "build movie_review_snippets.csv"),
     ("run --suite cpu-text --data-dir data", "then run the text suite on it"),
     ("perf train", "training throughput of every model (samples/s)"),
+    ("perf lockstep --suite quick --seeds 0-19", "lockstep executor vs one run at a time: speedup, records equal"),
 ]
 
 
@@ -196,14 +197,19 @@ def _add_numerics(p: argparse.ArgumentParser) -> None:
 
 def _add_executor_args(p: argparse.ArgumentParser, shares: bool = True) -> None:
     """--executor and --address (and, with ``shares``, each run's CPU and GPU share)."""
-    p.add_argument("--executor", choices=["local", "ray"], default="local",
-                   help="local: one run after the other in this process; ray: each run is a Ray task, teachers are "
-                        "trained once as their own tasks, and this process writes the run files (needs the ray "
-                        "extra: pip install 'akd-bench[ray]') (default: %(default)s)")
+    p.add_argument("--executor", choices=["local", "lockstep", "ray"], default="local",
+                   help="local: one run after the other in this process; lockstep: the runs of a task advance round "
+                        "by round together in this process and their students train as one stacked computation "
+                        "(same records as local, faster for small students on a CPU); ray: each run is a Ray task, "
+                        "teachers are trained once as their own tasks, and this process writes the run files (needs "
+                        "the ray extra: pip install 'akd-bench[ray]') (default: %(default)s)")
     p.add_argument("--address", help="with --executor ray: the cluster to join, 'auto' (the one started here with "
                                      "`ray start`), HOST:6379 or ray://HOST:10001 (default: start a local Ray "
                                      "instance on this machine's cores)")
     if shares:
+        p.add_argument("--cohort-size", type=_positive_int,
+                       help="with --executor lockstep: the most runs of a task that advance together (more: faster, "
+                            "and more memory: every run's data is held at once) (default: 64)")
         p.add_argument("--cpus-per-run", type=_cpu_share,
                        help="with --executor ray: CPUs each run (and teacher) takes; it computes at that many "
                             "torch threads, at least 1 (default: --threads, else 1)")
@@ -389,8 +395,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         return [None if x == "default" else int(x) for x in items]
 
     _positive_float = _number(float, lambda v: v > 0.0 and v != float("inf"), "a number > 0")
-    p_perf = sub.add_parser("perf", help="measure performance (quick, select, train, calibrate, targets, numerics)")
-    perf_sub = p_perf.add_subparsers(dest="what", metavar="{quick,select,train,calibrate,targets,numerics}",
+    p_perf = sub.add_parser("perf", help="measure performance (quick, select, train, calibrate, targets, numerics, "
+                                         "lockstep)")
+    perf_sub = p_perf.add_subparsers(dest="what", metavar="{quick,select,train,calibrate,targets,numerics,lockstep}",
                                      required=True)
     pq = perf_sub.add_parser("quick", help="time the whole quick suite and its report, on an empty cache")
     pq.add_argument("--threads", dest="thread_settings", type=_thread_settings,
@@ -446,7 +453,19 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     pn.add_argument("--methods", help="only these methods, comma-separated (default: the suite's)")
     pn.add_argument("--repeats", type=_positive_int, default=1, help="runs per mode (default: %(default)s)")
     pn.add_argument("--json", type=Path, help="also write the measurement to this JSON file")
-    for sp in (ps, pt, pc, pg):
+    pl = perf_sub.add_parser("lockstep", help="time a suite with the lockstep executor and one run at a time, same "
+                                              "threads, teachers trained first; prints speedup and records_equal")
+    pl.add_argument("--suite", default="quick", help="the suite to time (default: %(default)s)")
+    pl.add_argument("--seeds", type=_seeds, help="these seeds instead of the suite's, e.g. 0-19")
+    pl.add_argument("--methods", type=_csv, help="only these methods, comma-separated (default: the suite's)")
+    pl.add_argument("--cohort-size", type=_positive_int, help="runs that advance together (default: 64)")
+    pl.add_argument("--repeats", type=_positive_int, default=1, help="timed runs per executor, alternating "
+                                                                     "(default: %(default)s)")
+    pl.add_argument("--data-dir", type=Path, help="folder of local data files (as for run)")
+    pl.add_argument("--threads", type=_positive_int, help="CPU threads for torch, both executors (default: 1)")
+    pl.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    pl.add_argument("--json", type=Path, help="also write the measurement to this JSON file")
+    for sp in (ps, pt, pc, pg, pl):
         _add_numerics(sp)
     return parser
 
@@ -472,7 +491,7 @@ def _cmd_run(args: argparse.Namespace, report: bool) -> int:
     try:
         run_grid(grid, args.out, device=args.device, fresh=args.fresh, progress=not args.no_progress,
                  threads=args.threads, executor=args.executor, address=args.address,
-                 cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
+                 cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run, cohort_size=args.cohort_size)
     except GridError as e:
         for failure in e.failures:
             print(f"error: {failure}", file=sys.stderr)
@@ -654,6 +673,11 @@ def _main(argv: Sequence[str] | None, prog: str | None) -> int:
                 extra = [*(["--seeds", args.seeds] if args.seeds else []),
                          *(["--methods", args.methods] if args.methods else [])]
                 return perf_numerics(args.suite, args.repeats, extra, args.json)
+            if args.what == "lockstep":
+                from benchmark.perf.lockstep import perf_lockstep
+
+                return perf_lockstep(args.suite, args.seeds, args.methods, args.repeats, args.cohort_size, args.json,
+                                     progress=not args.no_progress)
             if args.what == "targets":
                 from benchmark.perf.targets import perf_targets
 

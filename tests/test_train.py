@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from benchmark.core.config import ModelSpec, TrainRecipe
 from benchmark.models import build_model
+from benchmark.run import stacked
 from benchmark.run.train import fit, make_train_set, predict, soft_targets
 
 CPU = torch.device("cpu")
@@ -173,8 +174,8 @@ def test_the_harness_trains_on_the_teachers_logits(fast_task, tmp_path, monkeypa
     monkeypatch.setattr(loop, "get_teacher", lambda *a, **k: TeacherOutputs(
         confident(len(splits.pool)), confident(len(splits.validation)), confident(len(splits.test)), "k"))
     sets = []
-    orig_fit = loop.fit
-    monkeypatch.setattr(loop, "fit", lambda model, ts, *a, **k: sets.append(ts) or orig_fit(model, ts, *a, **k))
+    orig_fit = stacked.fit
+    monkeypatch.setattr(stacked, "fit", lambda model, ts, *a, **k: sets.append(ts) or orig_fit(model, ts, *a, **k))
     loop.execute_run(loop.RunSpec("t", task, MethodEntry("random"), 0), tmp_path, CPU)
     paid = sets[-1].targets[len(splits.labeled):].numpy()
     assert paid.shape == (5, 10)

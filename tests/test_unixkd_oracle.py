@@ -8,6 +8,7 @@ import torch
 from benchmark.core.config import ConfigError, MethodEntry
 from benchmark.run.loop import RunSpec, execute_run
 from benchmark.core.registry import METHODS
+from benchmark.run import stacked
 from benchmark.run.state import PoolState, PrivilegedView
 from methods.base import MethodError
 from methods.uncertainty import entropy_gain, margin_gain
@@ -89,8 +90,8 @@ def test_mixup_run_queries_the_teacher_on_mixed_inputs(fast_task, tmp_path, monk
 
     monkeypatch.setattr(teacher_mod.TeacherOracle, "query", spy_query)
     fitted = []
-    orig_fit = loop.fit
-    monkeypatch.setattr(loop, "fit", lambda model, ts, *a, **k: fitted.append(ts.x.clone()) or orig_fit(model, ts, *a, **k))
+    orig_fit = stacked.fit
+    monkeypatch.setattr(stacked, "fit", lambda model, ts, *a, **k: fitted.append(ts.x.clone()) or orig_fit(model, ts, *a, **k))
 
     selects = []
     cls = METHODS.get("unixkd")

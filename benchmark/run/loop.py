@@ -44,7 +44,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -64,7 +64,8 @@ from benchmark.core.results import SCHEMA_VERSION, FileStore, RoundRecord, RunRe
 from benchmark.core.seeding import derive_rng, derive_seed
 from benchmark.run.state import MC_SAMPLES, PoolState, PrecomputedFeatures, PrivilegedView, StudentFeatures
 from benchmark.run.teacher import TeacherOracle, TeacherOutputs, frozen_array, get_teacher, load_teacher_model
-from benchmark.run.train import accuracy, check_trainable, fit, make_train_set, new_model, nll, predict
+from benchmark.run.stacked import FitJob
+from benchmark.run.train import accuracy, check_trainable, make_train_set, new_model, nll, predict
 from benchmark.core.errors import MethodError, MethodFailure
 from methods.base import MixupPlan
 
@@ -375,13 +376,21 @@ class _RunLoop:
         self.oracle.set_answers(self.gain_noise.replayed(np.asarray(done.teacher_noise["flipped_queried"])))
 
     def run(self) -> RunRecord:
-        """Resume, then play every round not yet recorded; returns the complete record."""
-        self.resume()
-        for r in range(len(self.record.rounds), self.task.rounds + 1):
-            self.play_round(r)
+        """Resume, then play every round not yet recorded, training each student here; returns
+        the complete record."""
+        for job in self.steps():
+            job.run_alone()
         return self.record
 
-    def resume(self) -> None:
+    def steps(self) -> Iterator[FitJob]:
+        """The run as a sequence of training jobs: resume, then play every round not yet
+        recorded. Each yielded ``FitJob`` must be trained (``fit``, or ``fit_many`` with other
+        runs' jobs) before the run goes on; the record is complete once it is exhausted."""
+        yield from self.resume()
+        for r in range(len(self.record.rounds), self.task.rounds + 1):
+            yield from self.play_round(r)
+
+    def resume(self) -> Iterator[FitJob]:
         """Replay the paid queries of the recorded rounds into the fresh oracle and retrain the
         last student (every student of the chain when warm-starting, and the round-0 student
         for ``initial_pool_embeddings`` and for a student-gain teacher noise, whose recorded
@@ -395,24 +404,22 @@ class _RunLoop:
                 self._replay_answers(done)
                 self.pay(np.asarray(done.queried, dtype=np.int64), _plan_from_record(done.method))
             if self.task.train.warm_start or r == n_done - 1 or (r == 0 and need_first):
-                self.train(r)
+                yield from self.train(r)
             self._keep_initial_student(r)
             if r == 0 or r == n_done - 1:
                 self.place_noise(r)
         if self.gain_noise is not None:  # the replayed answers gave way to the placement in force
             self.oracle.set_answers(self.teacher.pool_logits)
 
-    def play_round(self, r: int) -> None:
+    def play_round(self, r: int) -> Iterator[FitJob]:
         """Round ``r``: query (``select`` and ``pay``; nothing in round 0), ``train``, ``evaluate``
         and ``record``. Raises ``MethodFailure`` when the method fails; the rounds recorded
         before stay in the store for a resume."""
         query = self.query(r) if r > 0 else _Query(np.zeros(0, dtype=np.int64), {})
-        t0 = time.perf_counter()
-        self.train(r)
-        train_seconds = time.perf_counter() - t0
+        job = yield from self.train(r)
         self._keep_initial_student(r)
         self.place_noise(r)
-        self.record_round(r, query, self.evaluate(), train_seconds)
+        self.record_round(r, query, self.evaluate(), job.seconds)
 
     def query(self, r: int) -> _Query:
         """Round ``r``'s paid query: ``select``, ``pay``, then score what was bought: the
@@ -492,11 +499,12 @@ class _RunLoop:
         self.x_parts.append(x_q)
         return soft
 
-    def train(self, r: int) -> None:
-        """Train round ``r``'s student on the labeled set plus every paid answer (the teacher's
-        logits on the inputs paid for) and make it the current student. It starts from the
-        previous student when warm-starting, else from an initialisation seeded by
-        (seed, task, r); its minibatch order comes from (seed, task, r)."""
+    def train(self, r: int) -> Iterator[FitJob]:
+        """Round ``r``'s student, trained on the labeled set plus every paid answer (the
+        teacher's logits on the inputs paid for), made the current student once the yielded
+        job is trained; returns the job. It starts from the previous student when warm-starting,
+        else from an initialisation seeded by (seed, task, r); its minibatch order comes from
+        (seed, task, r)."""
         task, seed, has_queries = self.task, self.seed, len(self.oracle.queried()) > 0
         ts = make_train_set(self.x_lab, self.y_lab, np.concatenate(self.x_parts) if has_queries else None,
                             self.oracle.answered_logits() if has_queries else None, self.C, task.train, self.device)
@@ -504,7 +512,10 @@ class _RunLoop:
             model = self.student
         else:
             model = new_model(lambda: _build_student(self.plan), derive_seed(seed, task.name, "student-init", r))
-        self.student = fit(model, ts, task.train, derive_seed(seed, task.name, "student-train", r), self.device)
+        job = FitJob(model, ts, task.train, derive_seed(seed, task.name, "student-train", r), self.device)
+        yield job
+        self.student = job.model
+        return job
 
     def _keep_initial_student(self, r: int) -> None:
         """After round 0's training, keep the round-0 student for ``initial_pool_embeddings``
@@ -536,6 +547,25 @@ class _RunLoop:
             self.on_round(rec)
 
 
+def open_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = False,
+             on_round: Callable[[RunRecord], None] | None = None,
+             log: Callable[[str], None] = lambda s: None, store: RunStore | None = None,
+             teacher: TeacherOutputs | None = None) -> RunRecord | _RunLoop:
+    """Plan one run and find its stored record: the record when the run is complete, else the
+    ``_RunLoop`` that plays the rest of it (``run()``, or ``steps()`` for an executor that
+    trains the students of several runs together). Arguments and errors as ``execute_run``."""
+    plan = _plan_run(spec, device)
+    if store is None:
+        store = FileStore(run_path(out, spec.suite, spec.task.label, spec.method.label, spec.seed))
+    record = None if fresh else _stored_record(plan, store, log)  # a corrupt file raises and is left untouched
+    if record is not None and record.complete:
+        return record
+    _check_labeled_set(plan)
+    if teacher is None:
+        teacher = get_teacher(spec.task, plan.data, plan.splits, spec.seed, device, log=log)
+    return _RunLoop(plan, record, teacher, device, store, on_round, log)
+
+
 def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = False,
                 on_round: Callable[[RunRecord], None] | None = None,
                 log: Callable[[str], None] = lambda s: None, store: RunStore | None = None,
@@ -551,13 +581,5 @@ def execute_run(spec: RunSpec, out: Path, device: torch.device, fresh: bool = Fa
     Raises ``ConfigError`` (bad method parameter, budget over the pool, untrainable labeled
     set, mixing non-real inputs), ``RunConflictError`` (the store holds another run),
     ``MethodFailure`` (the method failed; finished rounds stay stored) and the store's errors."""
-    plan = _plan_run(spec, device)
-    if store is None:
-        store = FileStore(run_path(out, spec.suite, spec.task.label, spec.method.label, spec.seed))
-    record = None if fresh else _stored_record(plan, store, log)  # a corrupt file raises and is left untouched
-    if record is not None and record.complete:
-        return record
-    _check_labeled_set(plan)
-    if teacher is None:
-        teacher = get_teacher(spec.task, plan.data, plan.splits, spec.seed, device, log=log)
-    return _RunLoop(plan, record, teacher, device, store, on_round, log).run()
+    opened = open_run(spec, out, device, fresh, on_round, log, store, teacher)
+    return opened if isinstance(opened, RunRecord) else opened.run()

@@ -99,12 +99,13 @@ def _distinct_labels(entries: Sequence[MethodEntry]) -> list[MethodEntry]:
     return list(seen.values())
 
 
-EXECUTORS = ("local", "ray")
+EXECUTORS = ("local", "lockstep", "ray")
 
 
 def run_grid(grid: Grid, out: Path, device: str = "auto", fresh: bool = False, progress: bool = True,
              threads: int | None = None, executor: str = "local", address: str | None = None,
-             cpus_per_run: float | None = None, gpus_per_run: float | None = None) -> list[RunRecord]:
+             cpus_per_run: float | None = None, gpus_per_run: float | None = None,
+             cohort_size: int | None = None) -> list[RunRecord]:
     """Run every run of ``grid`` at ``threads`` CPU threads (default ``benchmark.core.compute``'s: 1).
 
     The thread count applies to torch and to every BLAS/OpenMP pool for the whole grid; it is
@@ -114,6 +115,10 @@ def run_grid(grid: Grid, out: Path, device: str = "auto", fresh: bool = False, p
     ``cpus_per_run`` CPUs (default ``threads``, else 1; also its thread count) and
     ``gpus_per_run`` GPUs, on a local Ray instance or the cluster at ``address``; the run files
     and the outcome are the same. ``address`` and the shares are refused by the local executor.
+
+    ``executor="lockstep"`` plays the runs of a task in cohorts of ``cohort_size`` (default
+    ``benchmark.run.lockstep.DEFAULT_COHORT``) and trains their students together
+    (``benchmark.run.lockstep``); the run files are the same as the local executor's, bit for bit.
     """
     if executor not in EXECUTORS:
         raise ConfigError(f"unknown executor {executor!r}; valid choices: {', '.join(EXECUTORS)}")
@@ -128,10 +133,18 @@ def run_grid(grid: Grid, out: Path, device: str = "auto", fresh: bool = False, p
                             ("--gpus-per-run", gpus_per_run)) if v is not None]
     if given:
         raise ConfigError(f"{given[0]} applies to --executor ray only; add --executor ray or leave it out")
+    if cohort_size is not None and executor != "lockstep":
+        raise ConfigError("--cohort-size applies to --executor lockstep only; add --executor lockstep or leave it out")
     dev = resolve_device(device)
     sweep_stale_tmp(Path(out) / grid.suite)
     with run_threads(threads if dev.type == "cpu" else None):
-        records, reused, failures = _run_all(grid, out, dev, fresh, progress)
+        if executor == "lockstep":
+            from benchmark.run.lockstep import DEFAULT_COHORT, run_lockstep
+
+            records, reused, failures = run_lockstep(grid.runs, grid.suite, Path(out), dev, progress,
+                                                     cohort_size or DEFAULT_COHORT, fresh)
+        else:
+            records, reused, failures = _run_all(grid, out, dev, fresh, progress)
     return _finish(grid, out, records, reused, failures)
 
 
