@@ -9,11 +9,30 @@ the gain functions RAD can use.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from benchmark.core.registry import register_method
 from benchmark.run.state import PoolState
 from methods.base import ScoreMethod
+
+
+CHUNK_BYTES = 1 << 22  # float64 bytes of one row chunk's temporaries (4 MiB)
+
+
+def by_rows(probs: np.ndarray, gain: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``gain`` (a row-wise function, (k, C) -> (k,)) over ``probs`` (n, C), chunk by chunk of
+    rows: the same values as ``gain(probs)``, with the float64 temporaries of one chunk (about
+    ``CHUNK_BYTES`` each) instead of n x C; returns (n,) float64."""
+    n, c = probs.shape
+    rows = max(1, CHUNK_BYTES // (8 * max(c, 1)))
+    if n <= rows:
+        return gain(probs)
+    out = np.empty(n, np.float64)
+    for s in range(0, n, rows):
+        out[s:s + rows] = gain(probs[s:s + rows])
+    return out
 
 
 def top2(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -24,20 +43,28 @@ def top2(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return part[:, -1], part[:, -2]
 
 
-def margin_gain(probs: np.ndarray) -> np.ndarray:
-    """1 - (p_(1) - p_(2)) in [0, 1]; (n, C) -> (n,)."""
+def _margin_gain(probs: np.ndarray) -> np.ndarray:
     p1, p2 = top2(probs)
     return (1.0 - (p1.astype(np.float64) - p2)).clip(0.0, 1.0)
 
 
-def entropy_gain(probs: np.ndarray) -> np.ndarray:
-    """-sum_c p_c log p_c; (n, C) -> (n,)."""
+def _entropy_gain(probs: np.ndarray) -> np.ndarray:
     p = probs.astype(np.float64)
     return -(p * np.log(np.clip(p, 1e-12, None))).sum(axis=1)
 
 
+def margin_gain(probs: np.ndarray) -> np.ndarray:
+    """1 - (p_(1) - p_(2)) in [0, 1]; (n, C) -> (n,) float64, computed by row chunks (``by_rows``)."""
+    return by_rows(probs, _margin_gain)
+
+
+def entropy_gain(probs: np.ndarray) -> np.ndarray:
+    """-sum_c p_c log p_c; (n, C) -> (n,) float64, computed by row chunks (``by_rows``)."""
+    return by_rows(probs, _entropy_gain)
+
+
 def least_confidence_gain(probs: np.ndarray) -> np.ndarray:
-    """1 - max_c p_c; (n, C) -> (n,)."""
+    """1 - max_c p_c; (n, C) -> (n,) float64."""
     return 1.0 - probs.max(axis=1).astype(np.float64)
 
 
