@@ -13,16 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.cli import main
+from cli_status import exit_status
+from faulty_method import failing_method, failures_by_executor  # noqa: F401  (a fixture)
 from benchmark.core.config import MethodEntry, NoiseAxis
-from benchmark.core.errors import GridError
-from benchmark.core.registry import METHODS, register_method
 from benchmark.core.results import FileStore, iter_run_files, read_run
 from benchmark.perf.lockstep import comparable
 from benchmark.run.lockstep import cohorts
 from benchmark.run.loop import RunSpec
 from benchmark.run.runner import Grid, build_grid, run_grid
-from methods.base import AcquisitionMethod
 
 ROOT = Path(__file__).parents[1]
 ROUNDS = 2
@@ -78,28 +76,10 @@ def test_cohorts_keep_grid_order_one_task_each_and_the_size():
         cohorts(grid.runs, 0)
 
 
-class _FailsInRound2(AcquisitionMethod):
-    def select_positions(self, state, budget, rng, *args):
-        if state.round == 2:
-            raise ZeroDivisionError("the rule divided by zero")
-        return rng.choice(state.n_unlabeled, budget, replace=False)
-
-
-@pytest.fixture
-def failing_method():
-    register_method("fails_in_round_2")(_FailsInRound2)
-    yield "fails_in_round_2"
-    METHODS.remove("fails_in_round_2")
-
-
 def test_a_failing_method_leaves_its_cohort_and_the_others_finish(failing_method, tmp_path):
     task = build_grid(suite="ci", rounds=ROUNDS).runs[0].task
     grid = Grid("t", [RunSpec("t", task, MethodEntry(m), s) for s in (0, 1) for m in (failing_method, "random")])
-    failures = {}
-    for executor in ("local", "lockstep"):
-        with pytest.raises(GridError) as e:
-            run_grid(grid, tmp_path / executor, device="cpu", progress=False, executor=executor)
-        failures[executor] = e.value.failures
+    failures = failures_by_executor(grid, tmp_path, ("local", "lockstep"))
     assert failures["lockstep"] == failures["local"] == [
         f"method 'fails_in_round_2' (task digits_ci, seed {s}, round 2): ZeroDivisionError: the rule divided by zero"
         for s in (0, 1)]
@@ -146,19 +126,12 @@ def test_a_killed_lockstep_run_restarted_loses_and_duplicates_nothing(tmp_path):
     assert not [p for p in out.rglob("*") if p.is_file() and p.suffix != ".jsonl"]  # no temporary files left
 
 
-def _exit_status(argv: list[str]) -> int:
-    try:
-        return main(argv)
-    except SystemExit as e:  # argparse's errors
-        return e.code
-
-
 @pytest.mark.parametrize("args, message", [
     (["--cohort-size", "0"], "argument --cohort-size: expected an integer >= 1"),
     (["--cohort-size", "4"], "error: --cohort-size applies to --executor lockstep only"),
 ])
 def test_bad_lockstep_settings_are_one_line_errors(tmp_path, capsys, args, message):
-    rc = _exit_status(["run", "--suite", "ci", "--rounds", "1", "--out", str(tmp_path), "--no-progress", *args])
+    rc = exit_status(["run", "--suite", "ci", "--rounds", "1", "--out", str(tmp_path), "--no-progress", *args])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and message in err[-1] and "Traceback" not in "\n".join(err)
     assert not list(iter_run_files(tmp_path))

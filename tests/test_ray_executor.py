@@ -17,14 +17,13 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli import main
+from cli_status import exit_status
+from faulty_method import failing_method, failures_by_executor  # noqa: F401  (a fixture)
 from benchmark.core.config import MethodEntry
-from benchmark.core.errors import GridError
 from benchmark.run.loop import RunSpec
-from benchmark.core.registry import METHODS, register_method
 from benchmark.core.results import RunRecord, iter_run_files, read_run
 from benchmark.run.runner import Grid, build_grid, run_grid
 from benchmark.run.ray_executor import start_local
-from methods.base import AcquisitionMethod
 
 ROOT = Path(__file__).parents[1]
 # The tests that start a local Ray instance need the ray extra (`.ci/run` installs it).
@@ -176,35 +175,11 @@ def test_teacher_weights_sent_with_the_outputs_fill_a_workers_cache_that_lacks_t
     assert not _teacher_weights_path(task, "key1").exists()
 
 
-class _PickFirst(AcquisitionMethod):
-    def select_positions(self, state, budget, rng, *args):
-        return rng.choice(state.n_unlabeled, budget, replace=False)
-
-
-class _FailsInRound2(_PickFirst):
-    def select_positions(self, state, budget, rng, *args):
-        if state.round == 2:
-            raise ZeroDivisionError("the rule divided by zero")
-        return super().select_positions(state, budget, rng)
-
-
-@pytest.fixture
-def failing_method():
-    """'fails_in_round_2', registered in this process only (the workers get its class)."""
-    register_method("fails_in_round_2")(_FailsInRound2)
-    yield "fails_in_round_2"
-    METHODS.remove("fails_in_round_2")
-
-
 @needs_ray
 def test_a_failing_method_is_reported_and_the_other_runs_go_on_as_locally(ray_cluster, failing_method, tmp_path):
     task = _ci_grid().runs[0].task
     grid = Grid("t", [RunSpec("t", task, MethodEntry(m), 0) for m in (failing_method, "random")])
-    failures = {}
-    for executor in ("local", "ray"):
-        with pytest.raises(GridError) as e:
-            run_grid(grid, tmp_path / executor, device="cpu", progress=False, executor=executor)
-        failures[executor] = e.value.failures
+    failures = failures_by_executor(grid, tmp_path, ("local", "ray"))
     assert failures["ray"] == failures["local"] == [
         "method 'fails_in_round_2' (task digits_ci, seed 0, round 2): ZeroDivisionError: the rule divided by zero"]
     assert _records(tmp_path / "ray") == _records(tmp_path / "local")  # the failed run keeps rounds 0 and 1
@@ -226,13 +201,6 @@ def test_bad_ray_settings_are_one_line_errors(ray_cluster, tmp_path, capsys, arg
     assert not list(iter_run_files(tmp_path))
 
 
-def _exit_status(argv: list[str]) -> int:
-    try:
-        return main(argv)
-    except SystemExit as e:  # argparse's errors
-        return e.code
-
-
 @pytest.mark.parametrize("args, message", [
     (["--gpus-per-run", "1.5"], "argument --gpus-per-run: expected a number >= 0 (a fraction up to 1, or a whole"),
     (["--cpus-per-run", "0"], "argument --cpus-per-run: expected a number > 0"),
@@ -241,7 +209,7 @@ def _exit_status(argv: list[str]) -> int:
     (["--gpus-per-run", "0.25"], "error: --gpus-per-run applies to --executor ray only"),
 ])
 def test_executor_options_are_checked(tmp_path, capsys, args, message):
-    rc = _exit_status(["run", "--suite", "ci", "--rounds", "1", "--out", str(tmp_path), "--no-progress", *args])
+    rc = exit_status(["run", "--suite", "ci", "--rounds", "1", "--out", str(tmp_path), "--no-progress", *args])
     assert rc == 2 and message in capsys.readouterr().err
     assert not list(iter_run_files(tmp_path))
 
