@@ -48,9 +48,13 @@ def local_digits(tmp_path_factory) -> dict[str, dict]:
 @pytest.mark.parametrize("cohort_size", [None, 3])
 def test_lockstep_gives_the_local_executors_records(local_digits, tmp_path, cohort_size):
     grid = _digits_grid()
+    t0 = time.perf_counter()
     got = run_grid(grid, tmp_path, device="cpu", progress=False, executor="lockstep", cohort_size=cohort_size)
+    elapsed = time.perf_counter() - t0
     assert [(r.task, r.method_label, r.seed) for r in got] == \
         [(s.task.label, s.method.label, s.seed) for s in grid.runs]  # grid order
+    # a run's recorded time is its own work and its share of the stacked training, not its cohort's
+    assert sum(r.summary["wall_seconds"] for r in got) <= elapsed
     recs = _records(tmp_path)
     assert len(recs) == 11 and recs == local_digits
     assert any(r["method"].get("mixup") for rec in recs.values() for r in rec["rounds"])

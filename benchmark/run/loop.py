@@ -301,8 +301,8 @@ class _RunLoop:
         self.gain_noise = (GainNoise(noise, teacher, self.C, self.seed, self.task.name)
                            if noise is not None and noise.kind in STUDENT_KINDS else None)
         self.record = record if record is not None else self._new_record()
-        self.session_start = time.perf_counter()
         self.wall_before = float(self.record.provenance.get("wall_seconds", 0.0))
+        self.busy_seconds, self.busy_since = 0.0, time.perf_counter()  # this run's own time (see steps)
         self.oracle = TeacherOracle(teacher.pool_logits, budget=self.task.rounds * self.task.queries_per_round,
                                     answer_inputs=_MixedAnswers(plan, device, log))
         self.soft_parts: list[np.ndarray] = [np.zeros((0, self.C), np.float32)]
@@ -385,7 +385,17 @@ class _RunLoop:
     def steps(self) -> Iterator[FitJob]:
         """The run as a sequence of training jobs: resume, then play every round not yet
         recorded. Each yielded ``FitJob`` must be trained (``fit``, or ``fit_many`` with other
-        runs' jobs) before the run goes on; the record is complete once it is exhausted."""
+        runs' jobs) before the run goes on; the record is complete once it is exhausted.
+
+        The run's recorded wall time counts its own work and each job's ``seconds`` (its share
+        of a stacked training), not the time it waits while other runs of a cohort play."""
+        for job in self._all_steps():
+            self.busy_seconds += time.perf_counter() - self.busy_since
+            yield job
+            self.busy_seconds += job.seconds
+            self.busy_since = time.perf_counter()
+
+    def _all_steps(self) -> Iterator[FitJob]:
         yield from self.resume()
         for r in range(len(self.record.rounds), self.task.rounds + 1):
             yield from self.play_round(r)
@@ -539,7 +549,7 @@ class _RunLoop:
             **scores, teacher_accuracy_on_queried=query.teacher_accuracy, mean_gain=query.mean_gain,
             select_seconds=query.select_seconds, train_seconds=train_seconds, method=query.diag,
             teacher_noise=query.noise_audit))
-        rec.provenance["wall_seconds"] = self.wall_before + time.perf_counter() - self.session_start
+        rec.provenance["wall_seconds"] = self.wall_before + self.busy_seconds + time.perf_counter() - self.busy_since
         if r == self.task.rounds:
             rec.finish(rec.provenance["wall_seconds"])
         self.store.save(rec)
