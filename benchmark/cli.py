@@ -552,16 +552,19 @@ def _cmd_list(what: str) -> int:
     elif what == "tasks":
         from benchmark.core.config import TASKS, load_task
 
-        for name in TASKS.names():
-            t = load_task(name)
-            print(f"{name:<20} v{t.version}  {t.description}")
+        _print_table([(name, load_task(name)) for name in TASKS.names()])
     else:
         from benchmark.core.config import SUITES, load_suite
 
-        for name in SUITES.names():
-            s = load_suite(name)
-            print(f"{name:<20} v{s.version}  {s.description}")
+        _print_table([(name, load_suite(name)) for name in SUITES.names()])
     return 0
+
+
+def _print_table(specs: list) -> None:
+    """One line per (name, spec): the names padded to the longest, then version and description."""
+    width = max((len(name) for name, _ in specs), default=0)
+    for name, spec in specs:
+        print(f"{name:<{width}}  v{spec.version}  {spec.description}")
 
 
 def _cmd_schema(kind: str) -> int:

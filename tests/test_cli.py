@@ -1,5 +1,6 @@
 """The command line: help, lists, ad-hoc runs, reports and one-line errors."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,15 @@ def test_list(capsys):
     assert "margin" in out and "random" in out
     assert main(["list", "tasks"]) == 0 and "digits" in capsys.readouterr().out
     assert main(["list", "suites"]) == 0 and "quick" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("what", ["tasks", "suites"])
+def test_list_columns_line_up_past_long_names(what, capsys):
+    """The version column starts at one position on every line, whatever the longest name."""
+    assert main(["list", what]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    starts = {re.search(r"  v\d+  ", line).start() for line in lines}
+    assert len(lines) > 3 and len(starts) == 1, lines
 
 
 def test_unknown_method_is_a_one_line_error(capsys, tmp_path):
